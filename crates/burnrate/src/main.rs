@@ -1,1 +1,47 @@
-fn main() {}
+//! The `burnrate` command line.
+
+mod commands;
+mod contracts_file;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// burnrate: streaming spend monitor for consumption-priced software.
+#[derive(Debug, Parser)]
+#[command(name = "burnrate", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Price usage events against contracts and print one JSON line per event.
+    Rate(commands::rate::RateArgs),
+}
+
+/// Exit status for bad arguments or configuration.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+
+    let result = match cli.command {
+        Command::Rate(args) => commands::rate::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
