@@ -1,7 +1,6 @@
 //! Property tests: a billing period's cost depends only on its total quantity.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use burnrate_model::{parse_contract_json, EventKind, UsageEvent};
 use burnrate_pricing::{cumulative_cost, rate_event, ContractTable, RatingState};

@@ -161,11 +161,9 @@ fn jpy_is_never_scaled_by_100() {
 
 #[test]
 fn rounding_follows_the_currency_minor_unit() {
-    let jpy = format!(
-        r#"{{"id": "c1", "account": "acme", "vendor": "openai", "currency": "JPY", "rounding": {{"mode": "half_up"}},
-           "prices": [{{"meter": "tokens", "effective_from": "2026-01-01T00:00:00Z", "pricing": {{"model": "per_unit", "unit_price": "0.3"}}}}]}}"#
-    );
-    let table_jpy = table(&[&jpy]);
+    let jpy = r#"{"id": "c1", "account": "acme", "vendor": "openai", "currency": "JPY", "rounding": {"mode": "half_up"},
+           "prices": [{"meter": "tokens", "effective_from": "2026-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "0.3"}}]}"#;
+    let table_jpy = table(&[jpy]);
     // 0.3, 0.6, 0.9, 1.2 rounded to whole yen cumulatively: 0, 1, 1, 1.
     assert_eq!(costs_of(&table_jpy, &["1", "1", "1", "1"]), vec![dec("0"), dec("1"), dec("0"), dec("0")]);
 
