@@ -44,7 +44,7 @@ pub fn rate_event(table: &ContractTable, state: &mut RatingState, event: &UsageE
         quantity: event.quantity,
     };
 
-    let period = contract.billing_period(event.time);
+    let period = state.billing_period(contract, event.time);
     let period_key = PeriodKey {
         price_key: Arc::clone(found.key()),
         period_start: period.start,

@@ -5,11 +5,13 @@
 //! rates the events, so it is snapshotted and restored with the rest of the
 //! partition's state.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use burnrate_model::{BillingPeriod, Contract};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Identifies one price's usage in one billing period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,13 +32,57 @@ pub struct PoolKey {
 }
 
 /// Cumulative quantities per price and period, and cumulative cost drawn against each pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RatingState {
     period_quantity: HashMap<PeriodKey, Decimal>,
     pool_charged: HashMap<PoolKey, Decimal>,
+    /// The last billing period computed per contract id; only a cache, never snapshotted.
+    period_cache: HashMap<String, CachedPeriod>,
 }
 
+/// A billing period with the calendar settings it was computed from, so that a
+/// contract re-published with another time zone or anchor day misses the cache.
+#[derive(Debug, Clone, Copy)]
+struct CachedPeriod {
+    timezone: Tz,
+    anchor_day: u32,
+    period: BillingPeriod,
+}
+
+/// Two states are equal when they hold the same quantities and pool charges; the
+/// period cache does not count.
+impl PartialEq for RatingState {
+    fn eq(&self, other: &Self) -> bool {
+        self.period_quantity == other.period_quantity && self.pool_charged == other.pool_charged
+    }
+}
+
+impl Eq for RatingState {}
+
 impl RatingState {
+    /// Returns the billing period of `contract` that contains `time`.
+    ///
+    /// Computing a period converts between UTC and the contract's time zone, which
+    /// costs more than the rest of rating, so the last period per contract is kept.
+    pub fn billing_period(&mut self, contract: &Contract, time: DateTime<Utc>) -> BillingPeriod {
+        if let Some(cached) = self.period_cache.get(contract.id.as_str()) {
+            let same_calendar = cached.timezone == contract.timezone && cached.anchor_day == contract.billing_anchor_day;
+            if same_calendar && cached.period.contains(time) {
+                return cached.period;
+            }
+        }
+        let period = contract.billing_period(time);
+        self.period_cache.insert(
+            contract.id.clone(),
+            CachedPeriod {
+                timezone: contract.timezone,
+                anchor_day: contract.billing_anchor_day,
+                period,
+            },
+        );
+        period
+    }
+
     /// Returns the quantity rated so far for a price in a period.
     pub fn period_quantity(&self, key: &PeriodKey) -> Decimal {
         self.period_quantity.get(key).copied().unwrap_or_default()

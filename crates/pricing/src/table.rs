@@ -1,7 +1,9 @@
 //! The contracts table: every contract in force, indexed for finding the price of
 //! an event by account, vendor, meter, product and event time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use burnrate_model::{Contract, ContractError, Price};
@@ -44,6 +46,8 @@ type MeterIndex = HashMap<String, Vec<PriceRef>>;
 #[derive(Debug, Clone, Default)]
 pub struct ContractTable {
     contracts: BTreeMap<String, Arc<Contract>>,
+    /// Ids of the contracts of each (account, vendor), so that a change re-indexes only its own pair.
+    ids_by_pair: HashMap<(String, String), Vec<String>>,
     index: HashMap<String, HashMap<String, MeterIndex>>,
 }
 
@@ -74,18 +78,35 @@ impl ContractTable {
         if !conflicts.is_empty() {
             return Err(conflicts);
         }
-        self.contracts.insert(contract.id.clone(), Arc::new(contract));
-        self.rebuild_index();
+
+        let pair = (contract.account.clone(), contract.vendor.clone());
+        let id = contract.id.clone();
+        if let Some(old) = self.contracts.insert(id.clone(), Arc::new(contract)) {
+            self.forget_id(&old);
+        }
+        self.ids_by_pair.entry(pair.clone()).or_default().push(id);
+        self.reindex_pair(&pair);
         Ok(())
     }
 
     /// Removes a contract by id (a tombstone on the contracts topic); returns whether it existed.
     pub fn remove(&mut self, contract_id: &str) -> bool {
-        let existed = self.contracts.remove(contract_id).is_some();
-        if existed {
-            self.rebuild_index();
+        match self.contracts.remove(contract_id) {
+            Some(old) => {
+                self.forget_id(&old);
+                true
+            }
+            None => false,
         }
-        existed
+    }
+
+    /// Drops `old` from its (account, vendor) pair and re-indexes that pair.
+    fn forget_id(&mut self, old: &Contract) {
+        let pair = (old.account.clone(), old.vendor.clone());
+        if let Some(ids) = self.ids_by_pair.get_mut(&pair) {
+            ids.retain(|id| id != &old.id);
+        }
+        self.reindex_pair(&pair);
     }
 
     /// Returns the contract with this id.
@@ -181,10 +202,14 @@ impl ContractTable {
     /// one of `contract`'s for the same account, vendor, meter and product.
     fn conflicts_with(&self, contract: &Contract) -> Vec<ContractError> {
         let mut conflicts = Vec::new();
+        let pair = (contract.account.clone(), contract.vendor.clone());
         let others = self
-            .contracts
-            .values()
-            .filter(|other| other.id != contract.id && other.account == contract.account && other.vendor == contract.vendor);
+            .ids_by_pair
+            .get(&pair)
+            .into_iter()
+            .flatten()
+            .filter(|id| **id != contract.id)
+            .filter_map(|id| self.contracts.get(id));
         for other in others {
             for (index, price) in contract.prices.iter().enumerate() {
                 let overlapping = other.prices.iter().find(|theirs| {
@@ -209,14 +234,11 @@ impl ContractTable {
         conflicts
     }
 
-    fn rebuild_index(&mut self) {
-        let mut index: HashMap<String, HashMap<String, MeterIndex>> = HashMap::new();
-        for contract in self.contracts.values() {
-            let meters = index
-                .entry(contract.account.clone())
-                .or_default()
-                .entry(contract.vendor.clone())
-                .or_default();
+    /// Rebuilds the price index of one (account, vendor) pair from its contracts.
+    fn reindex_pair(&mut self, pair: &(String, String)) {
+        let mut meters = MeterIndex::default();
+        let ids = self.ids_by_pair.get(pair).map(Vec::as_slice).unwrap_or_default();
+        for contract in ids.iter().filter_map(|id| self.contracts.get(id)) {
             for (price_index, price) in contract.prices.iter().enumerate() {
                 let key = format!(
                     "{}/{}/{}/{}",
@@ -232,7 +254,19 @@ impl ContractTable {
                 });
             }
         }
-        self.index = index;
+
+        let (account, vendor) = pair;
+        if meters.is_empty() {
+            if let Some(vendors) = self.index.get_mut(account) {
+                vendors.remove(vendor);
+                if vendors.is_empty() {
+                    self.index.remove(account);
+                }
+            }
+            self.ids_by_pair.remove(pair);
+        } else {
+            self.index.entry(account.clone()).or_default().insert(vendor.clone(), meters);
+        }
     }
 }
 

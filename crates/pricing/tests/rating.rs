@@ -298,3 +298,18 @@ fn billing_period_follows_contract_time_zone() {
     assert_eq!(june.cost, dec("10"));
     assert_eq!(june.period.start, utc("2026-05-31T22:00:00Z"));
 }
+
+#[test]
+fn republished_contract_replaces_its_prices() {
+    let mut table = table(&[&contract_with_pricing("USD", r#"{"model": "per_unit", "unit_price": "1"}"#)]);
+    let mut state = RatingState::default();
+    assert_eq!(rate(&table, &mut state, &event("e1", "2026-05-06T10:00:00Z", "tokens", "10")).cost, dec("10"));
+
+    let updated = contract_with_pricing("USD", r#"{"model": "per_unit", "unit_price": "2"}"#)
+        .replace(r#""currency": "USD""#, r#""currency": "USD", "timezone": "Asia/Tokyo""#);
+    table.upsert(parse_contract_json(&updated).unwrap()).unwrap();
+    assert_eq!(table.len(), 1);
+    let charge = rate(&table, &mut state, &event("e2", "2026-05-31T16:00:00Z", "tokens", "10"));
+    assert_eq!(charge.cost, dec("20"));
+    assert_eq!(charge.period.start, utc("2026-05-31T15:00:00Z"), "the new time zone applies at once");
+}
