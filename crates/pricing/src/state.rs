@@ -88,6 +88,11 @@ impl RatingState {
         self.period_quantity.get(key).copied().unwrap_or_default()
     }
 
+    /// Returns the quantity recorded for a price in a period, or `None` when there is none.
+    pub fn recorded_period_quantity(&self, key: &PeriodKey) -> Option<Decimal> {
+        self.period_quantity.get(key).copied()
+    }
+
     /// Returns the cost charged so far against a pool; it may exceed the pool's
     /// amount, and the excess is what was billed.
     pub fn pool_charged(&self, key: &PoolKey) -> Decimal {
@@ -115,8 +120,29 @@ impl RatingState {
     }
 
     /// Forgets the quantities of periods that started before `cutoff`, once no event
-    /// for them can be accepted any more.
-    pub fn forget_periods_before(&mut self, cutoff: DateTime<Utc>) {
-        self.period_quantity.retain(|key, _| key.period_start >= cutoff);
+    /// for them can be accepted any more, and returns their keys.
+    pub fn forget_periods_before(&mut self, cutoff: DateTime<Utc>) -> Vec<PeriodKey> {
+        let expired: Vec<PeriodKey> = self
+            .period_quantity
+            .keys()
+            .filter(|key| key.period_start < cutoff)
+            .cloned()
+            .collect();
+        for key in &expired {
+            self.period_quantity.remove(key);
+        }
+        expired
+    }
+
+    /// Restores or removes one period quantity (used when applying a changelog record).
+    pub fn restore_period_quantity(&mut self, key: PeriodKey, quantity: Option<Decimal>) {
+        match quantity {
+            Some(quantity) => {
+                self.period_quantity.insert(key, quantity);
+            }
+            None => {
+                self.period_quantity.remove(&key);
+            }
+        }
     }
 }

@@ -1,0 +1,430 @@
+//! The partition engine: turns usage events into spend aggregates in event time.
+//!
+//! For each event, in order: reject it to dead letters if it is older than the
+//! retention horizon, drop it if its (source, id) was already counted, rate it,
+//! add it to its windows and billing period (or emit a correction when one of them
+//! has closed), then move the watermark and close every window it has passed.
+
+use std::sync::Arc;
+
+use burnrate_model::{AggregateKind, SpendAggregate, UsageEvent, WindowKind};
+use burnrate_pricing::{rate_event, Charge, ContractTable, PeriodKey, PoolKey, UnratedReason};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::ProcessingConfig;
+use crate::dedup::fingerprint;
+use crate::series::{SeriesKey, SpendTotals};
+use crate::state::{Counters, PartitionState, PeriodEntry, PeriodId, WindowId};
+use crate::window::window_bounds;
+
+/// Something the engine produced for the caller to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineOutput {
+    /// A window's final aggregate, or a correction to a closed window.
+    Aggregate(SpendAggregate),
+    /// An event the engine will not count, with the reason.
+    DeadLetter {
+        /// The rejected event.
+        event: UsageEvent,
+        /// The input offset it came from.
+        offset: i64,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// An event no price covers; counted as unrated usage, never as zero cost.
+    Unrated {
+        /// The event.
+        event: UsageEvent,
+        /// The input offset it came from.
+        offset: i64,
+        /// Why no price applied.
+        reason: UnratedReason,
+    },
+}
+
+/// Settings converted to the types the engine computes with.
+#[derive(Debug, Clone)]
+struct Timing {
+    out_of_orderness: Duration,
+    allowed_lateness: Duration,
+    idle_timeout: Duration,
+    dedup_horizon: Duration,
+    retention: Duration,
+}
+
+impl Timing {
+    fn of(config: &ProcessingConfig) -> Timing {
+        let convert = |span: std::time::Duration| Duration::from_std(span).unwrap_or(Duration::MAX);
+        Timing {
+            out_of_orderness: convert(config.out_of_orderness),
+            allowed_lateness: convert(config.allowed_lateness),
+            idle_timeout: convert(config.idle_timeout),
+            dedup_horizon: convert(config.dedup_horizon),
+            retention: convert(config.retention),
+        }
+    }
+}
+
+/// Runs one partition's state machine. Deterministic: the same events, offsets and
+/// contracts give the same outputs, whether or not the engine was snapshotted and
+/// restored in between.
+#[derive(Debug, Clone)]
+pub struct PartitionEngine {
+    config: ProcessingConfig,
+    timing: Timing,
+    state: PartitionState,
+    /// Earliest `end + allowed_lateness` of a period whose final is not emitted yet;
+    /// derived from the state, so never snapshotted.
+    next_period_close: Option<DateTime<Utc>>,
+    /// Watermark at which memory was last trimmed; trimming never changes outputs.
+    last_trim: Option<DateTime<Utc>>,
+}
+
+impl PartitionEngine {
+    /// Creates an engine with empty state.
+    pub fn new(config: ProcessingConfig) -> PartitionEngine {
+        PartitionEngine::with_state(config, PartitionState::default())
+    }
+
+    /// Creates an engine around restored state.
+    pub fn with_state(config: ProcessingConfig, state: PartitionState) -> PartitionEngine {
+        let timing = Timing::of(&config);
+        let mut engine = PartitionEngine {
+            config,
+            timing,
+            state,
+            next_period_close: None,
+            last_trim: None,
+        };
+        engine.next_period_close = engine.compute_next_period_close();
+        engine
+    }
+
+    /// Returns the state (for snapshots and inspection).
+    pub fn state(&self) -> &PartitionState {
+        &self.state
+    }
+
+    /// Returns the mutable state, for restoring changelog records.
+    pub(crate) fn state_mut(&mut self) -> &mut PartitionState {
+        &mut self.state
+    }
+
+    /// Recomputes values derived from the state after it was changed wholesale.
+    pub(crate) fn refresh_derived(&mut self) {
+        self.next_period_close = self.compute_next_period_close();
+    }
+
+    /// Returns the counters.
+    pub fn counters(&self) -> Counters {
+        self.state.counters
+    }
+
+    /// Returns the settings.
+    pub fn config(&self) -> &ProcessingConfig {
+        &self.config
+    }
+
+    /// Processes one event read at input `offset`; `arrival` is the processing time
+    /// when the caller has one (it drives the idle timeout).
+    pub fn process(
+        &mut self,
+        event: UsageEvent,
+        offset: i64,
+        arrival: Option<DateTime<Utc>>,
+        table: &ContractTable,
+        outputs: &mut Vec<EngineOutput>,
+    ) {
+        self.state.counters.events += 1;
+        self.state.input_offset = Some(offset);
+
+        if let Some(watermark) = self.state.watermark.current {
+            let horizon = watermark - self.timing.retention;
+            if event.time < horizon {
+                self.state.counters.dead_lettered += 1;
+                let reason = format!(
+                    "event time {} is older than the retention horizon {} (watermark {} minus retention {}); its billing period is no longer kept",
+                    event.time.to_rfc3339(),
+                    horizon.to_rfc3339(),
+                    watermark.to_rfc3339(),
+                    humantime::format_duration(self.config.retention)
+                );
+                outputs.push(EngineOutput::DeadLetter { event, offset, reason });
+                return;
+            }
+        }
+
+        let id = fingerprint(&event.source, &event.id);
+        if self.state.dedup.contains(id, self.dedup_cutoff()) {
+            self.state.counters.duplicates += 1;
+            return;
+        }
+
+        let event_time = event.time;
+        match rate_event(table, &mut self.state.rating, &event) {
+            Ok(charge) => self.count_rated(&event, &charge, offset, outputs),
+            Err(reason) => {
+                self.state.counters.unrated += 1;
+                outputs.push(EngineOutput::Unrated { event, offset, reason });
+            }
+        }
+        self.state.dedup.insert(id, event_time);
+        self.state.dirty.dedup.insert(id);
+
+        if self.state.watermark.observe(event_time, self.timing.out_of_orderness, arrival) {
+            self.close_passed_windows(outputs);
+        }
+    }
+
+    /// Advances an idle partition's watermark by processing time `now` and closes
+    /// the windows it passes.
+    pub fn advance_idle(&mut self, now: DateTime<Utc>, outputs: &mut Vec<EngineOutput>) {
+        let moved = self
+            .state
+            .watermark
+            .advance_idle(now, self.timing.idle_timeout, self.timing.out_of_orderness);
+        if moved {
+            self.close_passed_windows(outputs);
+        }
+    }
+
+    /// Closes every open window and billing period and emits their final aggregates,
+    /// as at the end of a replayed input.
+    pub fn close_all(&mut self, outputs: &mut Vec<EngineOutput>) {
+        self.close_windows_through(None, outputs);
+        self.close_periods_through(None, outputs);
+    }
+
+    fn dedup_cutoff(&self) -> DateTime<Utc> {
+        match self.state.watermark.current {
+            Some(watermark) => watermark - self.timing.dedup_horizon,
+            None => DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    /// Returns whether a window or period ending at `end` has closed.
+    fn is_closed(&self, end: DateTime<Utc>) -> bool {
+        self.state
+            .watermark
+            .current
+            .is_some_and(|watermark| end + self.timing.allowed_lateness <= watermark)
+    }
+
+    fn count_rated(&mut self, event: &UsageEvent, charge: &Charge, offset: i64, outputs: &mut Vec<EngineOutput>) {
+        self.state.counters.rated += 1;
+        self.mark_rating_dirty(event, charge);
+
+        let contract = &charge.contract;
+        let series = SeriesKey::of(event, &contract.id, contract.currency.code(), &self.config.dimensions);
+        let delta = SpendTotals {
+            quantity: event.quantity,
+            cost: charge.cost,
+            prepaid_applied: charge.prepaid_applied,
+            billed: charge.billed,
+        };
+
+        // Check every sum first, so an overflow leaves all aggregates untouched.
+        let windows: Vec<WindowId> = self
+            .config
+            .windows
+            .iter()
+            .map(|kind| {
+                let (start, end) = window_bounds(*kind, event.time);
+                WindowId { end, kind: *kind, start }
+            })
+            .collect();
+        let period = PeriodId {
+            end: charge.period.end,
+            start: charge.period.start,
+        };
+        let period_key = (period, series.clone());
+        let period_before = self.state.periods.get(&period_key).copied().unwrap_or_default();
+        let fits = period_before.totals.checked_add(&delta).is_some()
+            && windows.iter().all(|window| {
+                self.state
+                    .windows
+                    .get(&(*window, series.clone()))
+                    .is_none_or(|totals| totals.checked_add(&delta).is_some())
+            });
+        if !fits {
+            // NOTE: the rating state already counts this event's quantity, so later
+            // tier positions include it; only reachable with totals near 7.9e28.
+            self.state.counters.dead_lettered += 1;
+            outputs.push(EngineOutput::DeadLetter {
+                event: event.clone(),
+                offset,
+                reason: "aggregate totals would exceed the decimal range (about 7.9e28)".to_owned(),
+            });
+            return;
+        }
+
+        let mut late = false;
+        for window in windows {
+            if self.is_closed(window.end) {
+                late = true;
+                outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &delta, AggregateKind::Correction));
+                self.state.counters.corrections += 1;
+                continue;
+            }
+            let key = (window, series.clone());
+            let totals = self.state.windows.entry(key.clone()).or_default();
+            *totals = totals.checked_add(&delta).expect("checked above");
+            self.state.dirty.windows.insert(key);
+        }
+
+        let period_closed = period_before.final_emitted || self.is_closed(period.end);
+        let entry = PeriodEntry {
+            totals: period_before.totals.checked_add(&delta).expect("checked above"),
+            final_emitted: period_closed,
+        };
+        if period_closed {
+            late = true;
+            outputs.push(self.aggregate(&series, WindowKind::Period, period.start, period.end, &delta, AggregateKind::Correction));
+            self.state.counters.corrections += 1;
+        } else {
+            let close_at = period.end + self.timing.allowed_lateness;
+            self.next_period_close = Some(self.next_period_close.map_or(close_at, |next| next.min(close_at)));
+        }
+        self.state.periods.insert(period_key.clone(), entry);
+        self.state.dirty.periods.insert(period_key);
+
+        if late {
+            self.state.counters.late += 1;
+        }
+    }
+
+    fn mark_rating_dirty(&mut self, event: &UsageEvent, charge: &Charge) {
+        self.state.dirty.rating_periods.insert(PeriodKey {
+            price_key: Arc::clone(&charge.price_key),
+            period_start: charge.period.start,
+        });
+        if let Some(prepaid) = charge.contract.prepaid.as_ref().filter(|prepaid| prepaid.covers(event.time)) {
+            self.state.dirty.pools.insert(PoolKey {
+                contract_id: charge.contract.id.as_str().into(),
+                starts: prepaid.starts,
+            });
+        }
+    }
+
+    fn close_passed_windows(&mut self, outputs: &mut Vec<EngineOutput>) {
+        let Some(watermark) = self.state.watermark.current else {
+            return;
+        };
+        let limit = watermark - self.timing.allowed_lateness;
+        self.close_windows_through(Some(limit), outputs);
+        if self.next_period_close.is_some_and(|next| next <= watermark) {
+            self.close_periods_through(Some(limit), outputs);
+        }
+        self.trim_memory(watermark);
+    }
+
+    /// Emits and removes windows whose end is at or before `limit` (all when `None`).
+    fn close_windows_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
+        while let Some(entry) = self.state.windows.first_entry() {
+            let (window, _) = entry.key();
+            if limit.is_some_and(|limit| window.end > limit) {
+                break;
+            }
+            let ((window, series), totals) = entry.remove_entry();
+            outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &totals, AggregateKind::Final));
+            self.state.dirty.windows.insert((window, series));
+        }
+    }
+
+    /// Emits the finals of periods whose end is at or before `limit` (all when `None`)
+    /// and keeps their totals for late corrections and alerts.
+    fn close_periods_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
+        let mut closed = Vec::new();
+        for ((period, series), entry) in &self.state.periods {
+            if limit.is_some_and(|limit| period.end > limit) {
+                break;
+            }
+            if !entry.final_emitted {
+                closed.push(((*period, series.clone()), entry.totals));
+            }
+        }
+        for (key, totals) in closed {
+            let (period, series) = &key;
+            outputs.push(self.aggregate(series, WindowKind::Period, period.start, period.end, &totals, AggregateKind::Final));
+            if let Some(entry) = self.state.periods.get_mut(&key) {
+                entry.final_emitted = true;
+            }
+            self.state.dirty.periods.insert(key);
+        }
+        self.next_period_close = self.compute_next_period_close();
+    }
+
+    fn compute_next_period_close(&self) -> Option<DateTime<Utc>> {
+        self.state
+            .periods
+            .iter()
+            .find(|(_, entry)| !entry.final_emitted)
+            .map(|((period, _), _)| period.end + self.timing.allowed_lateness)
+    }
+
+    /// Forgets what no future event can touch: dedup ids behind the dedup horizon,
+    /// and periods and tier positions behind the retention horizon. Runs at most once
+    /// per hour of watermark progress; it never changes an output, because lookups
+    /// already ignore entries behind those horizons.
+    fn trim_memory(&mut self, watermark: DateTime<Utc>) {
+        if self.last_trim.is_some_and(|last| watermark - last < Duration::hours(1)) {
+            return;
+        }
+        self.last_trim = Some(watermark);
+
+        for id in self.state.dedup.evict_before(watermark - self.timing.dedup_horizon) {
+            self.state.dirty.dedup.insert(id);
+        }
+
+        let horizon = watermark - self.timing.retention;
+        let expired: Vec<(PeriodId, SeriesKey)> = self
+            .state
+            .periods
+            .iter()
+            .take_while(|((period, _), _)| period.end < horizon)
+            .filter(|(_, entry)| entry.final_emitted)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.state.periods.remove(&key);
+            self.state.dirty.periods.insert(key);
+        }
+        // A billing period lasts at most 31 days and one DST hour, so one that started
+        // 32 days before the horizon has ended before it.
+        for key in self.state.rating.forget_periods_before(horizon - Duration::days(32)) {
+            self.state.dirty.rating_periods.insert(key);
+        }
+    }
+
+    fn aggregate(
+        &self,
+        series: &SeriesKey,
+        window: WindowKind,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        totals: &SpendTotals,
+        kind: AggregateKind,
+    ) -> EngineOutput {
+        EngineOutput::Aggregate(SpendAggregate {
+            account: series.account.to_string(),
+            vendor: series.vendor.to_string(),
+            meter: series.meter.to_string(),
+            product: series.product.as_deref().map(str::to_owned),
+            dimensions: series
+                .dimensions
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            contract_id: series.contract_id.to_string(),
+            window,
+            window_start: start,
+            window_end: end,
+            quantity: totals.quantity,
+            cost: totals.cost,
+            prepaid_applied: totals.prepaid_applied,
+            billed: totals.billed,
+            currency: series.currency.to_string(),
+            kind,
+        })
+    }
+}

@@ -1,0 +1,445 @@
+//! Snapshots and changelog records of a partition's state.
+//!
+//! A snapshot holds the whole state; a changelog record holds only the entries
+//! changed since the previous snapshot or record (a removed entry as an absent
+//! value). Restoring is: decode the latest snapshot, then apply the records that
+//! follow it in order. Both carry the input offset they reflect.
+//!
+//! Encoding: a 4-byte magic (`BRSS` for snapshots, `BRCL` for changelog records),
+//! a format version byte, then the body in postcard (compact varint binary).
+//! Decimals travel as their 16-byte `rust_decimal` representation and instants as
+//! microseconds since the epoch, so nothing is rounded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use burnrate_model::WindowKind;
+use burnrate_pricing::{PeriodKey, PoolKey};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProcessingConfig;
+use crate::engine::PartitionEngine;
+use crate::series::{SeriesKey, SpendTotals};
+use crate::state::{Counters, PartitionState, PeriodEntry, PeriodId, WindowId};
+use crate::watermark::Watermark;
+
+const SNAPSHOT_MAGIC: &[u8; 4] = b"BRSS";
+const CHANGELOG_MAGIC: &[u8; 4] = b"BRCL";
+const FORMAT_VERSION: u8 = 1;
+
+/// Why bytes could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The bytes do not start with the expected magic and version.
+    #[error("not a burnrate {expected} of format version {FORMAT_VERSION}: {found}")]
+    WrongHeader {
+        /// `snapshot` or `changelog record`.
+        expected: &'static str,
+        /// What the header was instead.
+        found: String,
+    },
+    /// The body does not decode.
+    #[error("corrupt {what}: {source}")]
+    Corrupt {
+        /// `snapshot` or `changelog record`.
+        what: &'static str,
+        /// The decoder's error.
+        source: postcard::Error,
+    },
+    /// A value in the body is out of range (an instant beyond chrono's range).
+    #[error("corrupt {what}: {problem}")]
+    OutOfRange {
+        /// `snapshot` or `changelog record`.
+        what: &'static str,
+        /// The value that is out of range.
+        problem: String,
+    },
+}
+
+type Micros = i64;
+type DecimalBytes = [u8; 16];
+
+#[derive(Serialize, Deserialize)]
+struct SeriesImage {
+    account: String,
+    vendor: String,
+    meter: String,
+    product: Option<String>,
+    dimensions: Vec<(String, String)>,
+    contract_id: String,
+    currency: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TotalsImage {
+    quantity: DecimalBytes,
+    cost: DecimalBytes,
+    prepaid_applied: DecimalBytes,
+    billed: DecimalBytes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WindowImage {
+    kind: u8,
+    start: Micros,
+    end: Micros,
+    series: SeriesImage,
+    totals: Option<TotalsImage>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PeriodImage {
+    start: Micros,
+    end: Micros,
+    series: SeriesImage,
+    entry: Option<(TotalsImage, bool)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ScalarsImage {
+    input_offset: Option<i64>,
+    max_event_time: Option<Micros>,
+    watermark: Option<Micros>,
+    last_arrival: Option<Micros>,
+    counters: Counters,
+}
+
+/// Body of both snapshots and changelog records; in a snapshot every value is present.
+#[derive(Serialize, Deserialize)]
+struct StateImage {
+    scalars: ScalarsImage,
+    dedup: Vec<(u128, Option<i64>)>,
+    rating_periods: Vec<(String, Micros, Option<DecimalBytes>)>,
+    pools: Vec<(String, Micros, Option<DecimalBytes>)>,
+    windows: Vec<WindowImage>,
+    periods: Vec<PeriodImage>,
+}
+
+impl PartitionEngine {
+    /// Encodes the whole state; the next changelog record starts from here.
+    pub fn snapshot(&mut self) -> Vec<u8> {
+        let state = self.state();
+        let mut dedup: Vec<(u128, Option<i64>)> = state.dedup.entries().map(|(id, seconds)| (id, Some(seconds))).collect();
+        dedup.sort_unstable();
+        let mut rating_periods: Vec<_> = state
+            .rating
+            .period_quantities()
+            .map(|(key, quantity)| (key.price_key.to_string(), micros(key.period_start), Some(quantity.serialize())))
+            .collect();
+        rating_periods.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut pools: Vec<_> = state
+            .rating
+            .pool_charges()
+            .map(|(key, charged)| (key.contract_id.to_string(), micros(key.starts), Some(charged.serialize())))
+            .collect();
+        pools.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let windows = state
+            .windows
+            .iter()
+            .map(|((window, series), totals)| window_image(window, series, Some(totals)))
+            .collect();
+        let periods = state
+            .periods
+            .iter()
+            .map(|((period, series), entry)| period_image(period, series, Some(entry)))
+            .collect();
+
+        let image = StateImage {
+            scalars: scalars_image(state),
+            dedup,
+            rating_periods,
+            pools,
+            windows,
+            periods,
+        };
+        self.state_mut().dirty = Default::default();
+        encode(SNAPSHOT_MAGIC, &image)
+    }
+
+    /// Encodes the entries changed since the last snapshot or changelog record, or
+    /// returns `None` when nothing changed.
+    pub fn changelog_record(&mut self) -> Option<Vec<u8>> {
+        let dirty = std::mem::take(&mut self.state_mut().dirty);
+        let state = self.state();
+        if dirty.is_empty() && state.input_offset.is_none() {
+            return None;
+        }
+
+        let mut dedup: Vec<(u128, Option<i64>)> = dirty.dedup.iter().map(|id| (*id, state.dedup.get(*id))).collect();
+        dedup.sort_unstable();
+        let rating_periods = dirty
+            .rating_periods
+            .iter()
+            .map(|key| {
+                let quantity = state.rating.recorded_period_quantity(key).map(|quantity| quantity.serialize());
+                (key.price_key.to_string(), micros(key.period_start), quantity)
+            })
+            .collect();
+        let pools = dirty
+            .pools
+            .iter()
+            .map(|key| (key.contract_id.to_string(), micros(key.starts), Some(state.rating.pool_charged(key).serialize())))
+            .collect();
+        let windows = dirty
+            .windows
+            .iter()
+            .map(|key| window_image(&key.0, &key.1, state.windows.get(key)))
+            .collect();
+        let periods = dirty
+            .periods
+            .iter()
+            .map(|key| period_image(&key.0, &key.1, state.periods.get(key)))
+            .collect();
+
+        let image = StateImage {
+            scalars: scalars_image(state),
+            dedup,
+            rating_periods,
+            pools,
+            windows,
+            periods,
+        };
+        Some(encode(CHANGELOG_MAGIC, &image))
+    }
+
+    /// Restores an engine from a snapshot.
+    pub fn restore(config: ProcessingConfig, snapshot: &[u8]) -> Result<PartitionEngine, SnapshotError> {
+        let image = decode(SNAPSHOT_MAGIC, "snapshot", snapshot)?;
+        let mut state = PartitionState::default();
+        apply(&mut state, image, "snapshot")?;
+        Ok(PartitionEngine::with_state(config, state))
+    }
+
+    /// Applies a changelog record written after the snapshot this engine was restored from.
+    pub fn apply_changelog_record(&mut self, record: &[u8]) -> Result<(), SnapshotError> {
+        let image = decode(CHANGELOG_MAGIC, "changelog record", record)?;
+        apply(self.state_mut(), image, "changelog record")?;
+        self.refresh_derived();
+        Ok(())
+    }
+}
+
+fn encode(magic: &[u8; 4], image: &StateImage) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(1024);
+    bytes.extend_from_slice(magic);
+    bytes.push(FORMAT_VERSION);
+    postcard::to_extend(image, bytes).expect("writing to a Vec cannot fail")
+}
+
+fn decode(magic: &[u8; 4], what: &'static str, bytes: &[u8]) -> Result<StateImage, SnapshotError> {
+    let header_matches = bytes.len() >= 5 && &bytes[..4] == magic && bytes[4] == FORMAT_VERSION;
+    if !header_matches {
+        let found = bytes.iter().take(5).map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ");
+        return Err(SnapshotError::WrongHeader {
+            expected: what,
+            found: format!("header bytes {found}"),
+        });
+    }
+    postcard::from_bytes(&bytes[5..]).map_err(|source| SnapshotError::Corrupt { what, source })
+}
+
+fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> Result<(), SnapshotError> {
+    let instant = |value: Micros| -> Result<DateTime<Utc>, SnapshotError> {
+        DateTime::from_timestamp_micros(value).ok_or_else(|| SnapshotError::OutOfRange {
+            what,
+            problem: format!("instant {value} µs since the epoch"),
+        })
+    };
+    let optional_instant = |value: Option<Micros>| value.map(instant).transpose();
+
+    let scalars = image.scalars;
+    state.input_offset = scalars.input_offset;
+    state.counters = scalars.counters;
+    state.watermark = Watermark {
+        max_event_time: optional_instant(scalars.max_event_time)?,
+        current: optional_instant(scalars.watermark)?,
+        last_arrival: optional_instant(scalars.last_arrival)?,
+    };
+
+    for (id, seconds) in image.dedup {
+        state.dedup.set(id, seconds);
+    }
+    for (price_key, start, quantity) in image.rating_periods {
+        let key = PeriodKey {
+            price_key: Arc::from(price_key),
+            period_start: instant(start)?,
+        };
+        state.rating.restore_period_quantity(key, quantity.map(Decimal::deserialize));
+    }
+    for (contract_id, starts, charged) in image.pools {
+        let key = PoolKey {
+            contract_id: Arc::from(contract_id),
+            starts: instant(starts)?,
+        };
+        state.rating.set_pool_charged(key, charged.map(Decimal::deserialize).unwrap_or_default());
+    }
+
+    let mut interner = Interner::default();
+    for window in image.windows {
+        let kind = window_kind(window.kind).ok_or_else(|| SnapshotError::OutOfRange {
+            what,
+            problem: format!("window kind {}", window.kind),
+        })?;
+        let key = (
+            WindowId {
+                end: instant(window.end)?,
+                kind,
+                start: instant(window.start)?,
+            },
+            interner.series(window.series),
+        );
+        match window.totals {
+            Some(totals) => {
+                state.windows.insert(key, totals_from(totals));
+            }
+            None => {
+                state.windows.remove(&key);
+            }
+        }
+    }
+    for period in image.periods {
+        let key = (
+            PeriodId {
+                end: instant(period.end)?,
+                start: instant(period.start)?,
+            },
+            interner.series(period.series),
+        );
+        match period.entry {
+            Some((totals, final_emitted)) => {
+                state.periods.insert(
+                    key,
+                    PeriodEntry {
+                        totals: totals_from(totals),
+                        final_emitted,
+                    },
+                );
+            }
+            None => {
+                state.periods.remove(&key);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Shares one allocation between equal strings of restored series keys.
+#[derive(Default)]
+struct Interner {
+    strings: BTreeMap<String, Arc<str>>,
+}
+
+impl Interner {
+    fn get(&mut self, text: String) -> Arc<str> {
+        if let Some(shared) = self.strings.get(&text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text.as_str());
+        self.strings.insert(text, Arc::clone(&shared));
+        shared
+    }
+
+    fn series(&mut self, image: SeriesImage) -> SeriesKey {
+        SeriesKey {
+            account: self.get(image.account),
+            vendor: self.get(image.vendor),
+            meter: self.get(image.meter),
+            product: image.product.map(|product| self.get(product)),
+            dimensions: image
+                .dimensions
+                .into_iter()
+                .map(|(name, value)| (self.get(name), self.get(value)))
+                .collect(),
+            contract_id: self.get(image.contract_id),
+            currency: self.get(image.currency),
+        }
+    }
+}
+
+fn micros(time: DateTime<Utc>) -> Micros {
+    time.timestamp_micros()
+}
+
+fn scalars_image(state: &PartitionState) -> ScalarsImage {
+    ScalarsImage {
+        input_offset: state.input_offset,
+        max_event_time: state.watermark.max_event_time.map(micros),
+        watermark: state.watermark.current.map(micros),
+        last_arrival: state.watermark.last_arrival.map(micros),
+        counters: state.counters,
+    }
+}
+
+fn series_image(series: &SeriesKey) -> SeriesImage {
+    SeriesImage {
+        account: series.account.to_string(),
+        vendor: series.vendor.to_string(),
+        meter: series.meter.to_string(),
+        product: series.product.as_deref().map(str::to_owned),
+        dimensions: series
+            .dimensions
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        contract_id: series.contract_id.to_string(),
+        currency: series.currency.to_string(),
+    }
+}
+
+fn totals_image(totals: &SpendTotals) -> TotalsImage {
+    TotalsImage {
+        quantity: totals.quantity.serialize(),
+        cost: totals.cost.serialize(),
+        prepaid_applied: totals.prepaid_applied.serialize(),
+        billed: totals.billed.serialize(),
+    }
+}
+
+fn totals_from(image: TotalsImage) -> SpendTotals {
+    SpendTotals {
+        quantity: Decimal::deserialize(image.quantity),
+        cost: Decimal::deserialize(image.cost),
+        prepaid_applied: Decimal::deserialize(image.prepaid_applied),
+        billed: Decimal::deserialize(image.billed),
+    }
+}
+
+fn window_image(window: &WindowId, series: &SeriesKey, totals: Option<&SpendTotals>) -> WindowImage {
+    WindowImage {
+        kind: window_kind_code(window.kind),
+        start: micros(window.start),
+        end: micros(window.end),
+        series: series_image(series),
+        totals: totals.map(totals_image),
+    }
+}
+
+fn period_image(period: &PeriodId, series: &SeriesKey, entry: Option<&PeriodEntry>) -> PeriodImage {
+    PeriodImage {
+        start: micros(period.start),
+        end: micros(period.end),
+        series: series_image(series),
+        entry: entry.map(|entry| (totals_image(&entry.totals), entry.final_emitted)),
+    }
+}
+
+fn window_kind_code(kind: WindowKind) -> u8 {
+    match kind {
+        WindowKind::Minute => 0,
+        WindowKind::Hour => 1,
+        WindowKind::Day => 2,
+        WindowKind::Period => 3,
+    }
+}
+
+fn window_kind(code: u8) -> Option<WindowKind> {
+    match code {
+        0 => Some(WindowKind::Minute),
+        1 => Some(WindowKind::Hour),
+        2 => Some(WindowKind::Day),
+        3 => Some(WindowKind::Period),
+        _ => None,
+    }
+}
