@@ -1,8 +1,11 @@
 //! The `burnrate` command line.
 
 mod commands;
+mod config;
 mod contracts_file;
 mod input;
+mod partitioner;
+mod sources;
 
 use std::process::ExitCode;
 
@@ -18,8 +21,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the engine on files: windows, billing periods, dedup and late data.
+    Replay(commands::replay::ReplayArgs),
     /// Price usage events against contracts and print one JSON line per event.
     Rate(commands::rate::RateArgs),
+    /// Check a configuration file and report every problem at once.
+    CheckConfig(commands::check_config::CheckConfigArgs),
 }
 
 /// Exit status for bad arguments or configuration.
@@ -35,7 +42,9 @@ fn main() -> ExitCode {
     };
 
     let result = match cli.command {
+        Command::Replay(args) => commands::replay::run(&args),
         Command::Rate(args) => commands::rate::run(&args),
+        Command::CheckConfig(args) => commands::check_config::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

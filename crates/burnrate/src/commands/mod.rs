@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod check_config;
 pub mod rate;
+pub mod replay;

@@ -82,7 +82,7 @@ pub fn aggregates(outputs: &[EngineOutput]) -> Vec<&SpendAggregate> {
         .collect()
 }
 
-pub fn of_kind<'a>(outputs: &'a [EngineOutput], window: WindowKind, kind: AggregateKind) -> Vec<&'a SpendAggregate> {
+pub fn of_kind(outputs: &[EngineOutput], window: WindowKind, kind: AggregateKind) -> Vec<&SpendAggregate> {
     aggregates(outputs)
         .into_iter()
         .filter(|aggregate| aggregate.window == window && aggregate.kind == kind)
