@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burnrate_engine::ProcessingConfig;
+use burnrate_engine::{AlertConfig, ProcessingConfig};
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -29,6 +29,9 @@ pub struct BurnrateConfig {
     /// Event-time processing settings.
     #[serde(default)]
     pub processing: ProcessingConfig,
+    /// Alert rule settings.
+    #[serde(default)]
+    pub alerts: AlertConfig,
 }
 
 /// The `[contracts]` table.

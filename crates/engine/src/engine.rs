@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
-use burnrate_model::{AggregateKind, SpendAggregate, UsageEvent, WindowKind};
+use burnrate_model::{AggregateKind, Alert, SpendAggregate, UsageEvent, WindowKind};
 use burnrate_pricing::{rate_event, Charge, ContractTable, PeriodKey, PoolKey, UnratedReason};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::alerts::{AlertConfig, RuleContext};
 use crate::config::ProcessingConfig;
 use crate::dedup::fingerprint;
 use crate::series::{SeriesKey, SpendTotals};
@@ -31,6 +32,8 @@ pub enum EngineOutput {
         /// Why it was rejected.
         reason: String,
     },
+    /// An alert firing or resolving.
+    Alert(Alert),
     /// An event no price covers; counted as unrated usage, never as zero cost.
     Unrated {
         /// The event.
@@ -71,19 +74,32 @@ impl Timing {
 #[derive(Debug, Clone)]
 pub struct PartitionEngine {
     config: ProcessingConfig,
+    alert_config: AlertConfig,
     timing: Timing,
     state: PartitionState,
     /// Earliest `end + allowed_lateness` of a period whose final is not emitted yet;
     /// derived from the state, so never snapshotted.
     next_period_close: Option<DateTime<Utc>>,
-    /// Watermark at which memory was last trimmed; trimming never changes outputs.
-    last_trim: Option<DateTime<Utc>>,
+    /// Alerts produced by the current step, before they become outputs.
+    alert_buffer: Vec<Alert>,
 }
 
 impl PartitionEngine {
-    /// Creates an engine with empty state.
+    /// Creates an engine with empty state and the default alert rules.
     pub fn new(config: ProcessingConfig) -> PartitionEngine {
         PartitionEngine::with_state(config, PartitionState::default())
+    }
+
+    /// Creates an engine with empty state and the given alert rules.
+    pub fn with_alerts(config: ProcessingConfig, alert_config: AlertConfig) -> PartitionEngine {
+        let mut engine = PartitionEngine::new(config);
+        engine.alert_config = alert_config;
+        engine
+    }
+
+    /// Replaces the alert rules' settings (used after restoring a snapshot).
+    pub fn set_alert_config(&mut self, alert_config: AlertConfig) {
+        self.alert_config = alert_config;
     }
 
     /// Creates an engine around restored state.
@@ -91,10 +107,11 @@ impl PartitionEngine {
         let timing = Timing::of(&config);
         let mut engine = PartitionEngine {
             config,
+            alert_config: AlertConfig::default(),
             timing,
             state,
             next_period_close: None,
-            last_trim: None,
+            alert_buffer: Vec::new(),
         };
         engine.next_period_close = engine.compute_next_period_close();
         engine
@@ -162,29 +179,49 @@ impl PartitionEngine {
 
         let event_time = event.time;
         match rate_event(table, &mut self.state.rating, &event) {
-            Ok(charge) => self.count_rated(&event, &charge, offset, outputs),
+            Ok(charge) => {
+                if self.count_rated(&event, &charge, offset, outputs) {
+                    let context = RuleContext {
+                        config: &self.alert_config,
+                    };
+                    self.state.alerts.on_rated(&context, &event, &charge, &self.state.rating, &mut self.alert_buffer);
+                }
+            }
             Err(reason) => {
                 self.state.counters.unrated += 1;
+                let context = RuleContext {
+                    config: &self.alert_config,
+                };
+                self.state.alerts.on_unrated(&context, &event, &reason, &mut self.alert_buffer);
                 outputs.push(EngineOutput::Unrated { event, offset, reason });
             }
         }
+        self.flush_alerts(outputs);
         self.state.dedup.insert(id, event_time);
         self.state.dirty.dedup.insert(id);
 
+        let previous = self.state.watermark.current;
         if self.state.watermark.observe(event_time, self.timing.out_of_orderness, arrival) {
-            self.close_passed_windows(outputs);
+            self.close_passed_windows(previous, outputs);
         }
+    }
+
+    /// Moves buffered alerts to the outputs, counting them.
+    fn flush_alerts(&mut self, outputs: &mut Vec<EngineOutput>) {
+        self.state.counters.alerts += self.alert_buffer.len() as u64;
+        outputs.extend(self.alert_buffer.drain(..).map(EngineOutput::Alert));
     }
 
     /// Advances an idle partition's watermark by processing time `now` and closes
     /// the windows it passes.
     pub fn advance_idle(&mut self, now: DateTime<Utc>, outputs: &mut Vec<EngineOutput>) {
+        let previous = self.state.watermark.current;
         let moved = self
             .state
             .watermark
             .advance_idle(now, self.timing.idle_timeout, self.timing.out_of_orderness);
         if moved {
-            self.close_passed_windows(outputs);
+            self.close_passed_windows(previous, outputs);
         }
     }
 
@@ -210,7 +247,9 @@ impl PartitionEngine {
             .is_some_and(|watermark| end + self.timing.allowed_lateness <= watermark)
     }
 
-    fn count_rated(&mut self, event: &UsageEvent, charge: &Charge, offset: i64, outputs: &mut Vec<EngineOutput>) {
+    /// Adds a rated event to its windows and period; returns false when it was
+    /// dead-lettered instead.
+    fn count_rated(&mut self, event: &UsageEvent, charge: &Charge, offset: i64, outputs: &mut Vec<EngineOutput>) -> bool {
         self.state.counters.rated += 1;
         self.mark_rating_dirty(event, charge);
 
@@ -255,7 +294,7 @@ impl PartitionEngine {
                 offset,
                 reason: "aggregate totals would exceed the decimal range (about 7.9e28)".to_owned(),
             });
-            return;
+            return false;
         }
 
         let mut late = false;
@@ -291,6 +330,7 @@ impl PartitionEngine {
         if late {
             self.state.counters.late += 1;
         }
+        true
     }
 
     fn mark_rating_dirty(&mut self, event: &UsageEvent, charge: &Charge) {
@@ -306,7 +346,7 @@ impl PartitionEngine {
         }
     }
 
-    fn close_passed_windows(&mut self, outputs: &mut Vec<EngineOutput>) {
+    fn close_passed_windows(&mut self, previous: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
         let Some(watermark) = self.state.watermark.current else {
             return;
         };
@@ -315,7 +355,18 @@ impl PartitionEngine {
         if self.next_period_close.is_some_and(|next| next <= watermark) {
             self.close_periods_through(Some(limit), outputs);
         }
-        self.trim_memory(watermark);
+
+        // Housekeeping runs when the watermark enters a new hour, a schedule that
+        // depends only on the watermark, so a restored engine keeps it too.
+        let hour = |time: DateTime<Utc>| time.timestamp().div_euclid(3600);
+        if previous.is_none_or(|previous| hour(previous) != hour(watermark)) {
+            let context = RuleContext {
+                config: &self.alert_config,
+            };
+            self.state.alerts.on_watermark(&context, watermark, &mut self.alert_buffer);
+            self.flush_alerts(outputs);
+            self.trim_memory(watermark);
+        }
     }
 
     /// Emits and removes windows whose end is at or before `limit` (all when `None`).
@@ -363,15 +414,9 @@ impl PartitionEngine {
     }
 
     /// Forgets what no future event can touch: dedup ids behind the dedup horizon,
-    /// and periods and tier positions behind the retention horizon. Runs at most once
-    /// per hour of watermark progress; it never changes an output, because lookups
-    /// already ignore entries behind those horizons.
+    /// and periods and tier positions behind the retention horizon. It never changes
+    /// an output, because lookups already ignore entries behind those horizons.
     fn trim_memory(&mut self, watermark: DateTime<Utc>) {
-        if self.last_trim.is_some_and(|last| watermark - last < Duration::hours(1)) {
-            return;
-        }
-        self.last_trim = Some(watermark);
-
         for id in self.state.dedup.evict_before(watermark - self.timing.dedup_horizon) {
             self.state.dirty.dedup.insert(id);
         }

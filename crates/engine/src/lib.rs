@@ -6,6 +6,8 @@
 //! I/O and reads no clock: records and times are passed in, so the same input
 //! always gives the same output.
 
+pub mod alerts;
+pub mod anomaly;
 pub mod config;
 pub mod dedup;
 pub mod engine;
@@ -15,6 +17,7 @@ pub mod state;
 pub mod watermark;
 pub mod window;
 
+pub use alerts::AlertConfig;
 pub use config::{ConfigError, ProcessingConfig};
 pub use engine::{EngineOutput, PartitionEngine};
 pub use series::{SeriesKey, SpendTotals};

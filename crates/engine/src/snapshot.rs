@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::{BudgetKey, BudgetTrack, PoolTrack, PoolTrackKey, UnratedKey, UnratedTrack};
 use crate::config::ProcessingConfig;
 use crate::engine::PartitionEngine;
 use crate::series::{SeriesKey, SpendTotals};
@@ -115,6 +116,9 @@ struct StateImage {
     pools: Vec<(String, Micros, Option<DecimalBytes>)>,
     windows: Vec<WindowImage>,
     periods: Vec<PeriodImage>,
+    alert_budgets: Vec<(BudgetKey, Option<BudgetTrack>)>,
+    alert_pools: Vec<(PoolTrackKey, Option<PoolTrack>)>,
+    alert_unrated: Vec<(UnratedKey, Option<UnratedTrack>)>,
 }
 
 impl PartitionEngine {
@@ -146,6 +150,7 @@ impl PartitionEngine {
             .map(|((period, series), entry)| period_image(period, series, Some(entry)))
             .collect();
 
+        let alerts = &state.alerts;
         let image = StateImage {
             scalars: scalars_image(state),
             dedup,
@@ -153,8 +158,12 @@ impl PartitionEngine {
             pools,
             windows,
             periods,
+            alert_budgets: alerts.budgets.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
+            alert_pools: alerts.pools.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
+            alert_unrated: alerts.unrated.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
         };
         self.state_mut().dirty = Default::default();
+        self.state_mut().alerts.dirty = Default::default();
         encode(SNAPSHOT_MAGIC, &image)
     }
 
@@ -162,8 +171,9 @@ impl PartitionEngine {
     /// returns `None` when nothing changed.
     pub fn changelog_record(&mut self) -> Option<Vec<u8>> {
         let dirty = std::mem::take(&mut self.state_mut().dirty);
+        let alert_dirty = std::mem::take(&mut self.state_mut().alerts.dirty);
         let state = self.state();
-        if dirty.is_empty() && state.input_offset.is_none() {
+        if dirty.is_empty() && alert_dirty.is_empty() && state.input_offset.is_none() {
             return None;
         }
 
@@ -193,6 +203,7 @@ impl PartitionEngine {
             .map(|key| period_image(&key.0, &key.1, state.periods.get(key)))
             .collect();
 
+        let alerts = &state.alerts;
         let image = StateImage {
             scalars: scalars_image(state),
             dedup,
@@ -200,6 +211,9 @@ impl PartitionEngine {
             pools,
             windows,
             periods,
+            alert_budgets: alert_dirty.budgets.iter().map(|key| (key.clone(), alerts.budgets.get(key).cloned())).collect(),
+            alert_pools: alert_dirty.pools.iter().map(|key| (key.clone(), alerts.pools.get(key).cloned())).collect(),
+            alert_unrated: alert_dirty.unrated.iter().map(|key| (key.clone(), alerts.unrated.get(key).cloned())).collect(),
         };
         Some(encode(CHANGELOG_MAGIC, &image))
     }
@@ -274,6 +288,25 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
             starts: instant(starts)?,
         };
         state.rating.set_pool_charged(key, charged.map(Decimal::deserialize).unwrap_or_default());
+    }
+
+    for (key, track) in image.alert_budgets {
+        match track {
+            Some(track) => state.alerts.budgets.insert(key, track),
+            None => state.alerts.budgets.remove(&key),
+        };
+    }
+    for (key, track) in image.alert_pools {
+        match track {
+            Some(track) => state.alerts.pools.insert(key, track),
+            None => state.alerts.pools.remove(&key),
+        };
+    }
+    for (key, track) in image.alert_unrated {
+        match track {
+            Some(track) => state.alerts.unrated.insert(key, track),
+            None => state.alerts.unrated.remove(&key),
+        };
     }
 
     let mut interner = Interner::default();

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertBook;
 use crate::dedup::{DedupMemory, Fingerprint};
 use crate::series::{SeriesKey, SpendTotals};
 use crate::watermark::Watermark;
@@ -60,6 +61,8 @@ pub struct Counters {
     pub dead_lettered: u64,
     /// Correction aggregates emitted.
     pub corrections: u64,
+    /// Alerts emitted (firing and resolved).
+    pub alerts: u64,
 }
 
 /// Keys changed since the last snapshot or changelog record.
@@ -95,6 +98,8 @@ pub struct PartitionState {
     pub windows: BTreeMap<(WindowId, SeriesKey), SpendTotals>,
     /// Billing-period totals, kept until the period leaves the retention horizon.
     pub periods: BTreeMap<(PeriodId, SeriesKey), PeriodEntry>,
+    /// Alert rule state.
+    pub alerts: AlertBook,
     /// Counts of what happened.
     pub counters: Counters,
     /// The last input offset this state reflects.
@@ -110,6 +115,7 @@ impl PartialEq for PartitionState {
             && self.rating == other.rating
             && self.windows == other.windows
             && self.periods == other.periods
+            && self.alerts == other.alerts
             && self.counters == other.counters
             && self.input_offset == other.input_offset
     }

@@ -30,10 +30,11 @@ struct Scenario {
     checkpoints: BTreeMap<usize, (Checkpoint, bool)>,
 }
 
-/// Distinct events over three days, then a stream that repeats some and shuffles them locally.
+/// Distinct events over three days, then a stream that repeats some and shuffles them
+/// locally. Meter `images` has no price, so those events are unrated.
 fn scenario() -> impl Strategy<Value = Scenario> {
     let distinct = prop::collection::vec(
-        (0usize..2, 0usize..2, 0i64..(3 * 24 * 60), 1u32..200_000, 0usize..3),
+        (0usize..2, 0usize..3, 0i64..(3 * 24 * 60), 1u32..200_000, 0usize..3),
         1..80,
     );
     distinct
@@ -53,7 +54,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         &format!("e{index}"),
                         ["acme", "globex"][*account],
                         "2026-01-01T00:00:00Z",
-                        ["input_tokens", "output_tokens"][*meter],
+                        ["input_tokens", "output_tokens", "images"][*meter],
                         &quantity.to_string(),
                     );
                     usage.time = start + Duration::minutes(*minutes);
@@ -125,7 +126,7 @@ fn expected_period_totals(table: &ContractTable, events: &[UsageEvent]) -> BTree
     let mut seen = HashSet::new();
     let mut quantities: BTreeMap<(String, String, DateTime<Utc>), Decimal> = BTreeMap::new();
     for usage in events {
-        if !seen.insert((usage.source.clone(), usage.id.clone())) {
+        if !seen.insert((usage.source.clone(), usage.id.clone())) || usage.meter == "images" {
             continue;
         }
         let contract = table.contracts().find(|contract| contract.account == usage.account).unwrap();
@@ -165,6 +166,8 @@ proptest! {
         let (actual, restarted) = run_with_restarts(&table, &scenario);
 
         prop_assert_eq!(&actual, &expected);
+        let alerts = expected.iter().filter(|output| matches!(output, EngineOutput::Alert(_))).count();
+        prop_assert_eq!(restarted.counters().alerts as usize, alerts);
         prop_assert_eq!(restarted.counters(), uninterrupted.counters());
         prop_assert_eq!(restarted.state(), uninterrupted.state());
     }
@@ -177,7 +180,9 @@ proptest! {
         prop_assert_eq!(engine_period_totals(&outputs), expected_period_totals(&table, &scenario.events));
 
         let distinct: HashSet<&str> = scenario.events.iter().map(|usage| usage.id.as_str()).collect();
-        prop_assert_eq!(engine.counters().rated as usize, distinct.len());
+        let distinct_unrated: HashSet<&str> = scenario.events.iter().filter(|usage| usage.meter == "images").map(|usage| usage.id.as_str()).collect();
+        prop_assert_eq!(engine.counters().rated as usize, distinct.len() - distinct_unrated.len());
+        prop_assert_eq!(engine.counters().unrated as usize, distinct_unrated.len());
         prop_assert_eq!(engine.counters().duplicates as usize, scenario.events.len() - distinct.len());
     }
 

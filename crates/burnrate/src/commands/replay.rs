@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{Counters, EngineOutput, PartitionEngine};
-use burnrate_model::{format_decimal, SpendAggregate, WindowKind};
+use burnrate_model::{format_decimal, Alert, AlertStatus, SpendAggregate, WindowKind};
 use burnrate_pricing::ContractTable;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -54,6 +54,7 @@ pub struct ReplayArgs {
 /// The output files of a replay.
 struct Sinks {
     aggregates: BufWriter<File>,
+    alerts: BufWriter<File>,
     dead_letters: BufWriter<File>,
     unrated: BufWriter<File>,
 }
@@ -94,6 +95,8 @@ struct Replay {
     sinks: Sinks,
     invalid: u64,
     spend: BTreeMap<(String, String), AccountSpend>,
+    /// Alerts in the order emitted, for the summary.
+    alerts: Vec<Alert>,
     outputs: Vec<EngineOutput>,
 }
 
@@ -126,10 +129,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(BufWriter::with_capacity(1 << 16, file))
     };
-    // NOTE: alert rules are not implemented yet, so alerts.jsonl stays empty.
-    create("alerts.jsonl")?.flush()?;
     let sinks = Sinks {
         aggregates: create("aggregates.jsonl")?,
+        alerts: create("alerts.jsonl")?,
         dead_letters: create("dead_letters.jsonl")?,
         unrated: create("unrated.jsonl")?,
     };
@@ -137,11 +139,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let partitions = args.partitions as usize;
     let mut replay = Replay {
         table,
-        engines: (0..partitions).map(|_| PartitionEngine::new(config.processing.clone())).collect(),
+        engines: (0..partitions)
+            .map(|_| PartitionEngine::with_alerts(config.processing.clone(), config.alerts.clone()))
+            .collect(),
         next_offsets: vec![0; partitions],
         sinks,
         invalid: 0,
         spend: BTreeMap::new(),
+        alerts: Vec::new(),
         outputs: Vec::new(),
     };
 
@@ -210,6 +215,7 @@ impl Replay {
             self.write_outputs(&mut outputs, partition as u32, None)?;
         }
         self.sinks.aggregates.flush()?;
+        self.sinks.alerts.flush()?;
         self.sinks.dead_letters.flush()?;
         self.sinks.unrated.flush()?;
         Ok(())
@@ -221,6 +227,10 @@ impl Replay {
                 EngineOutput::Aggregate(aggregate) => {
                     self.count_spend(&aggregate);
                     write_line(&mut self.sinks.aggregates, &aggregate)?;
+                }
+                EngineOutput::Alert(alert) => {
+                    write_line(&mut self.sinks.alerts, &alert)?;
+                    self.alerts.push(alert);
                 }
                 EngineOutput::DeadLetter { event, offset, reason } => {
                     let encoded;
@@ -275,6 +285,18 @@ impl Replay {
     }
 
     fn print_summary(&self, out: &Path) {
+        if !self.alerts.is_empty() {
+            println!("alerts");
+            for alert in &self.alerts {
+                let status = match alert.status {
+                    AlertStatus::Firing => "FIRING",
+                    AlertStatus::Resolved => "resolved",
+                };
+                println!("  {} {status:<8} {:<8} {}", alert.at.format("%Y-%m-%d %H:%M"), format!("{:?}", alert.severity).to_lowercase(), alert.summary);
+            }
+            println!();
+        }
+
         let mut totals = Counters::default();
         for engine in &self.engines {
             let counters = engine.counters();
@@ -285,6 +307,7 @@ impl Replay {
             totals.late += counters.late;
             totals.dead_lettered += counters.dead_lettered;
             totals.corrections += counters.corrections;
+            totals.alerts += counters.alerts;
         }
 
         println!("replay summary ({} partition{})", self.engines.len(), if self.engines.len() == 1 { "" } else { "s" });
@@ -297,6 +320,7 @@ impl Replay {
             ("late", totals.late),
             ("corrections emitted", totals.corrections),
             ("beyond retention (dead-lettered)", totals.dead_lettered),
+            ("alerts (firing and resolved)", totals.alerts),
         ];
         for (label, value) in rows {
             println!("  {label:<34} {value:>12}");

@@ -20,9 +20,14 @@ pub fn utc(text: &str) -> DateTime<Utc> {
 }
 
 /// Account `acme` at vendor `openai`, billed in Europe/Berlin: graduated input
-/// tokens, per-unit output tokens and a prepaid pool of 50 USD.
+/// tokens, per-unit output tokens, a prepaid pool of 50 USD, a monthly budget of
+/// 500 USD with a forecast and a 40 USD budget for team search.
 pub const ACME: &str = r#"{"id": "acme-2026", "account": "acme", "vendor": "openai", "currency": "USD", "timezone": "Europe/Berlin",
   "prepaid": {"amount": "50", "starts": "2026-01-01T00:00:00Z", "ends": "2027-01-01T00:00:00Z"},
+  "budgets": [
+    {"id": "acme-monthly", "amount": "500", "thresholds_pct": [50, 80, 100], "forecast": true},
+    {"id": "acme-search", "amount": "40", "thresholds_pct": [100], "scope": {"team": "search"}}
+  ],
   "prices": [
     {"meter": "input_tokens", "effective_from": "2026-01-01T00:00:00Z", "pricing": {"model": "graduated", "tiers": [{"up_to": "100000", "unit_price": "0.0001"}, {"up_to": null, "unit_price": "0.00005"}]}},
     {"meter": "output_tokens", "effective_from": "2026-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "0.0000025"}}

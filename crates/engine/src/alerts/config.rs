@@ -1,0 +1,58 @@
+//! Settings of the alert rules: the `[alerts]` table of `burnrate.toml`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[alerts]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Runbook link put on every alert; `{kind}`, `{account}` and `{key}` are
+    /// replaced by the alert's values. No link when unset.
+    pub runbook_url_template: Option<String>,
+
+    /// Coverage of the forecast's prediction interval, in percent (80, 90, 95 or 99).
+    pub forecast_confidence_pct: u32,
+
+    /// Whether a forecast alert needs the interval's lower bound above the budget
+    /// (true) or only the point forecast (false).
+    pub forecast_requires_lower_bound: bool,
+
+    /// Event time into a billing period before its spend is forecast at all.
+    #[serde(with = "humantime_serde")]
+    pub forecast_min_elapsed: Duration,
+
+    /// Also warn when a prepaid pool is forecast to run out within this span, even
+    /// if that is after the pool ends. Zero warns only about running out early.
+    #[serde(with = "humantime_serde")]
+    pub commitment_warning: Duration,
+
+    /// Whether usage that no price covers raises an alert.
+    pub unrated_usage: bool,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            runbook_url_template: None,
+            forecast_confidence_pct: 90,
+            forecast_requires_lower_bound: true,
+            forecast_min_elapsed: Duration::from_secs(6 * 60 * 60),
+            commitment_warning: Duration::ZERO,
+            unrated_usage: true,
+        }
+    }
+}
+
+impl AlertConfig {
+    /// Returns the runbook link for an alert, if a template is set.
+    pub fn runbook_url(&self, kind: &str, account: &str, key: &str) -> Option<String> {
+        self.runbook_url_template.as_ref().map(|template| {
+            template
+                .replace("{kind}", kind)
+                .replace("{account}", account)
+                .replace("{key}", key)
+        })
+    }
+}

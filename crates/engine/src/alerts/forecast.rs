@@ -1,0 +1,201 @@
+//! Period-end spend forecast: spend so far plus the recent run rate projected over
+//! the rest of the billing period, shaped by an hour-of-week profile, with a
+//! prediction interval that is wide while few hours have been seen.
+
+use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
+use rust_decimal::prelude::MathematicalOps;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Hours in a week, the length of the seasonal profile.
+const HOURS_PER_WEEK: usize = 168;
+
+/// Hourly spend statistics of the current billing period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRate {
+    /// Start of the hour being filled, in seconds since the epoch.
+    pub open_hour: Option<i64>,
+    /// Spend so far in that hour.
+    pub open_hour_spend: Decimal,
+    /// Completed hours of the period (hours without spend count as zero).
+    pub closed_hours: u32,
+    /// Mean spend of the completed hours (Welford).
+    pub mean: Decimal,
+    /// Sum of squared deviations of the completed hours (Welford).
+    pub squared_deviations: Decimal,
+}
+
+/// Average spend per hour of the week, learnt across periods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeasonalProfile {
+    /// Sum of hourly spend and number of hours seen, per hour of the week (Monday 00:00 UTC first).
+    pub slots: Vec<(Decimal, u32)>,
+}
+
+impl Default for SeasonalProfile {
+    fn default() -> Self {
+        SeasonalProfile {
+            slots: vec![(Decimal::ZERO, 0); HOURS_PER_WEEK],
+        }
+    }
+}
+
+/// A forecast of spend at the end of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forecast {
+    /// Expected spend at the period's end.
+    pub point: Decimal,
+    /// Lower bound of the prediction interval.
+    pub low: Decimal,
+    /// Upper bound of the prediction interval.
+    pub high: Decimal,
+}
+
+/// Returns the hour of the week (0 to 167, Monday 00:00 UTC is 0) of `time`.
+fn hour_of_week(time: DateTime<Utc>) -> usize {
+    time.weekday().num_days_from_monday() as usize * 24 + time.hour() as usize
+}
+
+fn hour_start(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(Duration::hours(1)).unwrap_or(time)
+}
+
+impl RunRate {
+    /// Adds spend at `time`, closing the hours that have passed (as zero-spend hours
+    /// when nothing arrived in them) into the statistics and the profile.
+    pub fn add(&mut self, time: DateTime<Utc>, spend: Decimal, profile: &mut SeasonalProfile) {
+        let hour = hour_start(time).timestamp();
+        match self.open_hour {
+            None => self.open_hour = Some(hour),
+            Some(open) if hour > open => {
+                self.close_hour(open, profile);
+                // Hours with no spend at all between the last one and this one.
+                let skipped = ((hour - open) / 3600 - 1).clamp(0, 24 * 62);
+                for index in 0..skipped {
+                    self.open_hour_spend = Decimal::ZERO;
+                    self.close_hour(open + 3600 * (index + 1), profile);
+                }
+                self.open_hour = Some(hour);
+                self.open_hour_spend = Decimal::ZERO;
+            }
+            // Spend for an earlier hour (out of order) counts towards the open one.
+            Some(_) => {}
+        }
+        self.open_hour_spend += spend;
+    }
+
+    fn close_hour(&mut self, hour: i64, profile: &mut SeasonalProfile) {
+        let spend = self.open_hour_spend;
+        self.closed_hours += 1;
+        let count = Decimal::from(self.closed_hours);
+        let delta = spend - self.mean;
+        self.mean += delta / count;
+        self.squared_deviations += delta * (spend - self.mean);
+
+        if let Some(time) = DateTime::from_timestamp(hour, 0) {
+            let slot = &mut profile.slots[hour_of_week(time)];
+            slot.0 += spend;
+            slot.1 += 1;
+        }
+    }
+
+    /// Returns the coefficient of variation of completed hours, or `None` before two hours.
+    fn coefficient_of_variation(&self) -> Option<Decimal> {
+        if self.closed_hours < 2 || self.mean <= Decimal::ZERO {
+            return None;
+        }
+        let variance = self.squared_deviations / Decimal::from(self.closed_hours - 1);
+        variance.sqrt().map(|deviation| deviation / self.mean)
+    }
+}
+
+impl SeasonalProfile {
+    /// Returns the relative weight of every hour of the week (1 is an average hour).
+    ///
+    /// All weights are 1 until every slot has been seen twice, so a partial first
+    /// week does not skew the projection.
+    fn weights(&self) -> Vec<Decimal> {
+        let flat = vec![Decimal::ONE; HOURS_PER_WEEK];
+        if self.slots.iter().any(|(_, count)| *count < 2) {
+            return flat;
+        }
+        let averages: Vec<Decimal> = self.slots.iter().map(|(sum, count)| *sum / Decimal::from(*count)).collect();
+        let total: Decimal = averages.iter().sum();
+        if total <= Decimal::ZERO {
+            return flat;
+        }
+        let hours = Decimal::from(HOURS_PER_WEEK as u32);
+        averages.into_iter().map(|average| average * hours / total).collect()
+    }
+}
+
+/// Returns the summed weights of the hours in `[from, to)`, counting a partial hour
+/// by its fraction.
+fn weight_between(weights: &[Decimal], from: DateTime<Utc>, to: DateTime<Utc>) -> Decimal {
+    let mut total = Decimal::ZERO;
+    let mut cursor = from;
+    while cursor < to {
+        let next = (hour_start(cursor) + Duration::hours(1)).min(to);
+        let seconds = (next - cursor).num_seconds();
+        total += if seconds == 3600 {
+            weights[hour_of_week(cursor)]
+        } else {
+            weights[hour_of_week(cursor)] * Decimal::from(seconds) / Decimal::from(3600)
+        };
+        cursor = next;
+    }
+    total
+}
+
+/// Forecasts spend at `period_end` from `spent` between `period_start` and `now`.
+///
+/// The run rate is spend per seasonal weight so far; the rest of the period gets
+/// that rate times its seasonal weight. The interval's relative half-width is
+/// `z · max(cv, 1) / √n` for `n` completed hours, so it narrows as hours accumulate
+/// and is never narrower than a steady Poisson-like stream would give.
+pub fn forecast(
+    spent: Decimal,
+    period_start: DateTime<Utc>,
+    period_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    run_rate: &RunRate,
+    profile: &SeasonalProfile,
+    z: Decimal,
+) -> Option<Forecast> {
+    if now >= period_end {
+        return Some(Forecast {
+            point: spent,
+            low: spent,
+            high: spent,
+        });
+    }
+    let weights = profile.weights();
+    let elapsed_weight = weight_between(&weights, period_start, now);
+    if elapsed_weight <= Decimal::ZERO {
+        return None;
+    }
+    let rate = spent / elapsed_weight;
+    let remaining = rate * weight_between(&weights, now, period_end);
+
+    let hours = Decimal::from(run_rate.closed_hours.max(1));
+    let spread = run_rate.coefficient_of_variation().unwrap_or(Decimal::ONE).max(Decimal::ONE);
+    let relative_half_width = z * spread / hours.sqrt().unwrap_or(Decimal::ONE);
+    let half_width = remaining * relative_half_width;
+
+    Some(Forecast {
+        point: spent + remaining,
+        low: spent + (remaining - half_width).max(Decimal::ZERO),
+        high: spent + remaining + half_width,
+    })
+}
+
+/// Returns the z value of a two-sided prediction interval with `confidence_pct`
+/// percent coverage (80, 90, 95 or 99; others use the nearest lower one).
+pub fn z_for_confidence(confidence_pct: u32) -> Decimal {
+    match confidence_pct {
+        99.. => Decimal::new(2576, 3),
+        95..=98 => Decimal::new(1960, 3),
+        90..=94 => Decimal::new(1645, 3),
+        _ => Decimal::new(1282, 3),
+    }
+}
