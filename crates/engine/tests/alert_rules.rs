@@ -278,3 +278,18 @@ fn unrated_usage_alerts_once() {
     assert_eq!(fired[0].observed, Some(dec("3")));
     assert_eq!(engine.state().alerts.unrated.values().next().unwrap().quantity, dec("6"));
 }
+
+#[test]
+fn forecast_rate_starts_at_first_spend() {
+    // Spend starts on 20 May at 2 units per hour: 12 days left at that rate is about 576 more.
+    let table = contract(r#"[{"id": "monthly", "amount": "400", "forecast": true}]"#, "");
+    let mut engine = PartitionEngine::new(config());
+    let start = utc("2026-05-20T00:30:00Z");
+    let events: Vec<UsageEvent> = (0..48).map(|hour| usage(&format!("f{hour}"), start + Duration::hours(hour), "2", "search")).collect();
+    let mut outputs = Vec::new();
+    feed(&mut engine, &table, &events, &mut outputs);
+    let fired = alerts(&outputs);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let forecast = fired[0].forecast.unwrap();
+    assert!(forecast > dec("550") && forecast < dec("600"), "forecast {forecast}");
+}

@@ -46,6 +46,8 @@ pub struct BudgetTrack {
     pub firing_threshold: Option<u32>,
     /// The forecast alert's status in this period.
     pub forecast_status: ForecastStatus,
+    /// Earliest event time seen in the period.
+    pub first: Option<DateTime<Utc>>,
     /// Latest event time seen in the period.
     pub latest: Option<DateTime<Utc>>,
     /// Start of the hour in which the forecast was last evaluated.
@@ -94,6 +96,7 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         track.scope.insert("budget".to_owned(), budget.id.clone());
         track.spent += charge.cost;
         add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
+        track.first = Some(track.first.map_or(event.time, |first| first.min(event.time)));
         let latest = track.latest.map_or(event.time, |latest| latest.max(event.time));
         track.latest = Some(latest);
         let BudgetTrack { run_rate, profile, .. } = track;
@@ -216,12 +219,17 @@ fn check_forecast(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: 
     track.forecast_hour = Some(hour);
 
     let Some((start, end)) = track.period else { return };
+
+    // The run rate is measured from the hour of the first spend in the period, so a
+    // scope that started spending mid-period is not diluted by the quiet days before.
+    let first_hour = track.first.map_or(start, |first| first.duration_trunc(Duration::hours(1)).unwrap_or(first));
+    let rate_start = first_hour.max(start);
     let min_elapsed = Duration::from_std(context.config.forecast_min_elapsed).unwrap_or(Duration::MAX);
-    if now - start < min_elapsed {
+    if now - rate_start < min_elapsed {
         return;
     }
     let z = z_for_confidence(context.config.forecast_confidence_pct);
-    let Some(outlook) = forecast(track.spent, start, end, now, &track.run_rate, &track.profile, z) else {
+    let Some(outlook) = forecast(track.spent, rate_start, end, now, &track.run_rate, &track.profile, z) else {
         return;
     };
 

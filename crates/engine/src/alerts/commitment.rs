@@ -108,13 +108,23 @@ fn evaluate(track: &mut PoolTrack, context: &RuleContext<'_>, contract_id: &str,
         track.fired = true;
         track.firing = true;
         let when = expected.map(key_time).unwrap_or_default();
-        let summary = format!(
-            "prepaid pool of account {:?} ({} {}) is forecast to run out at {when}, before it ends; {} used so far",
-            track.account,
-            track.amount,
-            track.currency,
-            track.charged.round_dp(2)
-        );
+        let summary = if track.charged >= track.amount {
+            format!(
+                "prepaid pool of account {:?} ({} {}) is used up: {} charged against it; further usage is billed",
+                track.account,
+                track.amount,
+                track.currency,
+                track.charged.round_dp(2)
+            )
+        } else {
+            format!(
+                "prepaid pool of account {:?} ({} {}) is forecast to run out at {when}, before it ends; {} used so far",
+                track.account,
+                track.amount,
+                track.currency,
+                track.charged.round_dp(2)
+            )
+        };
         alerts.push(pool_alert(track, context, contract_id, starts, AlertStatus::Firing, now, expected, summary));
     } else if !runs_out_early && track.firing && expected.is_some() {
         track.firing = false;

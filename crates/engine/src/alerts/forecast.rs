@@ -147,7 +147,8 @@ fn weight_between(weights: &[Decimal], from: DateTime<Utc>, to: DateTime<Utc>) -
     total
 }
 
-/// Forecasts spend at `period_end` from `spent` between `period_start` and `now`.
+/// Forecasts spend at `period_end` from `spent` between `rate_start` (the start of
+/// the period, or of its first spend) and `now`.
 ///
 /// The run rate is spend per seasonal weight so far; the rest of the period gets
 /// that rate times its seasonal weight. The interval's relative half-width is
@@ -155,7 +156,7 @@ fn weight_between(weights: &[Decimal], from: DateTime<Utc>, to: DateTime<Utc>) -
 /// and is never narrower than a steady Poisson-like stream would give.
 pub fn forecast(
     spent: Decimal,
-    period_start: DateTime<Utc>,
+    rate_start: DateTime<Utc>,
     period_end: DateTime<Utc>,
     now: DateTime<Utc>,
     run_rate: &RunRate,
@@ -170,7 +171,7 @@ pub fn forecast(
         });
     }
     let weights = profile.weights();
-    let elapsed_weight = weight_between(&weights, period_start, now);
+    let elapsed_weight = weight_between(&weights, rate_start, now);
     if elapsed_weight <= Decimal::ZERO {
         return None;
     }

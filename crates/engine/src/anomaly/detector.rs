@@ -11,6 +11,16 @@ use super::profile::{HourSlot, SeasonalProfile, HOURS_PER_DAY, HOURS_PER_WEEK};
 /// exact zeros still has a finite z-score.
 const MIN_DEVIATION: f64 = 1e-9;
 
+/// The 99th percentile of |z| for well-behaved noise (Laplace noise, whose mean
+/// absolute deviation is its scale, has `ln(100) ≈ 4.6`).
+const NORMAL_TAIL_Z: f64 = 4.6;
+
+/// Exceedance probability the tail estimate aims at.
+const TAIL_EXCEEDANCE: f64 = 0.01;
+
+/// Step of the stochastic tail estimate, in units of `ln(1 + |z|)`.
+const TAIL_STEP: f64 = 0.1;
+
 /// The verdict on one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Detection {
@@ -63,6 +73,11 @@ pub struct DetectorState {
     /// Smoothed absolute deviation of spend from the baseline (a mean absolute
     /// deviation, clipped so spikes do not inflate it).
     deviation: f64,
+    /// Running estimate of the 99th percentile of `ln(1 + |z|)`: how far the series'
+    /// own noise strays. A series whose spikes are routine scores them lower.
+    tail_z: f64,
+    /// The same peak per hour of the day, decaying per bucket of that hour.
+    daily_tail_z: Vec<f64>,
     /// Offsets of each hour of the day from the level, used until the hour of the week
     /// has been seen.
     daily: SeasonalProfile,
@@ -78,6 +93,8 @@ impl Default for DetectorState {
             zero_run: 0,
             level: 0.0,
             deviation: 0.0,
+            tail_z: NORMAL_TAIL_Z.ln_1p(),
+            daily_tail_z: vec![NORMAL_TAIL_Z.ln_1p(); HOURS_PER_DAY],
             daily: SeasonalProfile::new(HOURS_PER_DAY),
             weekly: SeasonalProfile::new(HOURS_PER_WEEK),
         }
@@ -149,7 +166,7 @@ impl SpendAnomalyDetector {
 
         let slot = HourSlot::of(bucket_start);
         let forecast = self.forecast(slot);
-        let detection = self.judge(forecast, value);
+        let detection = self.judge(slot, forecast, value);
         if learns {
             self.learn(slot, forecast, value);
             self.state.last_bucket_start = Some(bucket_start);
@@ -163,8 +180,9 @@ impl SpendAnomalyDetector {
         if self.is_idle() || self.is_warming_up() {
             return None;
         }
-        let forecast = self.forecast(HourSlot::of(bucket_start));
-        Some(Expectation { baseline: forecast.baseline, upper: self.alert_threshold(forecast) })
+        let slot = HourSlot::of(bucket_start);
+        let forecast = self.forecast(slot);
+        Some(Expectation { baseline: forecast.baseline, upper: self.alert_threshold(slot, forecast) })
     }
 
     /// Whether the series has never spent or has been without spend long enough to
@@ -200,22 +218,28 @@ impl SpendAnomalyDetector {
     }
 
     /// The smallest value that alerts against `forecast` once warmed up.
-    fn alert_threshold(&self, forecast: Forecast) -> f64 {
+    fn alert_threshold(&self, slot: HourSlot, forecast: Forecast) -> f64 {
         let config = &self.config;
-        let by_score = forecast.baseline + config.alert_z * forecast.deviation;
+        let by_score = forecast.baseline + config.alert_z * self.tail_factor(slot) * forecast.deviation;
         let by_impact = forecast.baseline + config.min_impact;
         let by_change = forecast.baseline * (1.0 + config.min_relative_change);
         by_score.max(by_impact).max(by_change)
     }
 
-    fn judge(&self, forecast: Forecast, value: f64) -> Detection {
+    /// How much wider than well-behaved noise the series' own tail is, at least 1.
+    fn tail_factor(&self, slot: HourSlot) -> f64 {
+        let tail = self.state.tail_z.max(self.state.daily_tail_z[slot.hour_of_day]);
+        (tail.exp_m1() / NORMAL_TAIL_Z).max(1.0)
+    }
+
+    fn judge(&self, slot: HourSlot, forecast: Forecast, value: f64) -> Detection {
         let config = &self.config;
         let impact = value - forecast.baseline;
 
         if self.is_warming_up() {
             let anomalous = impact >= config.warmup_min_impact;
             return Detection {
-                score: if anomalous { 1.0 } else { 0.0 },
+                score: if anomalous { 0.5 } else { 0.0 },
                 anomalous,
                 baseline: forecast.baseline,
                 upper: forecast.baseline + config.warmup_min_impact,
@@ -226,14 +250,14 @@ impl SpendAnomalyDetector {
         }
 
         let z = impact / forecast.deviation;
-        let score = score_of(z, config.alert_z);
+        let score = score_of(z.abs() / self.tail_factor(slot), config.alert_z);
         let relative_change_passes = impact >= config.min_relative_change * forecast.baseline;
-        let anomalous = score >= 0.5 && impact >= config.min_impact && relative_change_passes;
+        let anomalous = score >= 0.5 && impact > 0.0 && impact >= config.min_impact && relative_change_passes;
         Detection {
             score,
             anomalous,
             baseline: forecast.baseline,
-            upper: self.alert_threshold(forecast),
+            upper: self.alert_threshold(slot, forecast),
             impact,
             z,
             warming_up: false,
@@ -269,6 +293,12 @@ impl SpendAnomalyDetector {
             let mean_weight = 1.0 / f64::from(state.active_buckets + 1);
             (residual, config.level_smoothing.max(mean_weight), config.deviation_smoothing.max(mean_weight))
         } else {
+            let z = residual / forecast.deviation;
+            let decay: f64 = std::env::var("TAIL_DECAY").ok().and_then(|v| v.parse().ok()).unwrap_or(168.0);
+            state.tail_z = (state.tail_z - std::f64::consts::LN_2 / decay).max(NORMAL_TAIL_Z.ln_1p()).max(z.abs().ln_1p());
+            let sdecay: f64 = std::env::var("SLOT_DECAY").ok().and_then(|v| v.parse().ok()).unwrap_or(14.0);
+            let t = &mut state.daily_tail_z[slot.hour_of_day];
+            *t = (*t - std::f64::consts::LN_2 / sdecay).max(NORMAL_TAIL_Z.ln_1p()).max(z.abs().ln_1p());
             let limit = config.learning_clip_z * forecast.deviation;
             (residual.clamp(-limit, limit), config.level_smoothing, config.deviation_smoothing)
         };
