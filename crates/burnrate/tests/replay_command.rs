@@ -216,3 +216,31 @@ fn valid_configuration_is_reported() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("valid (3 contracts)"));
 }
+
+#[test]
+fn avro_container_input_is_replayed() {
+    use burnrate_codec::avro::{FileCompression, UsageEventFileWriter};
+    use burnrate_codec::decode_cloudevent;
+
+    let directory = tempfile::tempdir().unwrap();
+    let events_path = directory.path().join("events.avro");
+    let source = std::fs::read_to_string(repository_root().join("examples/rating/events.jsonl")).unwrap();
+    let mut writer = UsageEventFileWriter::new(std::fs::File::create(&events_path).unwrap(), FileCompression::Deflate).unwrap();
+    let mut written = 0;
+    for line in source.lines() {
+        if let Ok(event) = decode_cloudevent(line.as_bytes()) {
+            writer.append(&event).unwrap();
+            written += 1;
+        }
+    }
+    writer.finish().unwrap();
+    assert_eq!(written, 11);
+
+    let out = directory.path().join("out");
+    let output = burnrate(&["replay", "--contracts", "examples/rating/contracts.jsonl", "--out", out.to_str().unwrap(), events_path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let totals = period_totals(&out);
+    assert_eq!(totals[&("acme".into(), "output_tokens".into())][0], dec("3000000"));
+    assert_eq!(totals[&("acme".into(), "output_tokens".into())][1], dec("20"));
+    assert_eq!(totals[&("globex".into(), "input_tokens".into())][1], dec("1800"));
+}
