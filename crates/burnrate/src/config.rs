@@ -23,7 +23,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BurnrateConfig {
-    /// Where contracts come from.
+    /// The source of contracts.
     #[serde(default)]
     pub contracts: ContractsConfig,
     /// Event-time processing settings.

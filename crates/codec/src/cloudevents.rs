@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 /// The only CloudEvents version burnrate reads.
 pub const SPEC_VERSION: &str = "1.0";
 
-/// Why a record is not a valid usage event.
+/// The reason a record is not a valid usage event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// The bytes are not JSON, or a field has the wrong JSON type.
@@ -37,10 +37,10 @@ pub enum DecodeError {
         field: &'static str,
         /// The value as given.
         value: String,
-        /// What is wrong and what to send instead.
+        /// The problem and what to send instead.
         problem: String,
     },
-    /// The event breaks a rule that holds whatever its encoding.
+    /// The event breaks a rule that applies whatever its encoding.
     #[error(transparent)]
     Event(#[from] EventError),
 }

@@ -66,7 +66,7 @@ impl Default for ProcessingConfig {
 pub struct ConfigError {
     /// The setting's name.
     pub setting: &'static str,
-    /// What is wrong and what to set instead.
+    /// The problem and what to set instead.
     pub problem: String,
 }
 

@@ -33,7 +33,7 @@ impl DedupMemory {
     /// Returns whether `fingerprint` was counted at an event time not before `cutoff`.
     ///
     /// Entries older than `cutoff` count as forgotten even before [`Self::evict_before`]
-    /// removes them, so the answer does not depend on when eviction last ran.
+    /// removes them, so the result does not depend on when eviction last ran.
     pub fn contains(&self, fingerprint: Fingerprint, cutoff: DateTime<Utc>) -> bool {
         self.seen
             .get(&fingerprint)

@@ -1,9 +1,10 @@
 //! The partition engine: turns usage events into spend aggregates in event time.
 //!
-//! For each event, in order: reject it to dead letters if it is older than the
-//! retention horizon, drop it if its (source, id) was already counted, rate it,
-//! add it to its windows and billing period (or emit a correction when one of them
-//! has closed), then move the watermark and close every window it has passed.
+//! Each event goes through these steps in order. An event older than the retention
+//! horizon goes to dead letters, and a repeat of a counted (source, id) is dropped.
+//! Otherwise the event is rated and added to its windows and billing period, or
+//! emitted as a correction where one of them has closed. Then the watermark moves
+//! and every window it has passed closes.
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub enum EngineOutput {
         event: UsageEvent,
         /// The input offset it came from.
         offset: i64,
-        /// Why it was rejected.
+        /// The reason it was rejected.
         reason: String,
     },
     /// An alert firing or resolving.
@@ -40,7 +41,7 @@ pub enum EngineOutput {
         event: UsageEvent,
         /// The input offset it came from.
         offset: i64,
-        /// Why no price applied.
+        /// The reason no price applied.
         reason: UnratedReason,
     },
 }

@@ -1,8 +1,8 @@
 //! Snapshots and changelog records of a partition's state.
 //!
-//! A snapshot holds the whole state; a changelog record holds only the entries
-//! changed since the previous snapshot or record (a removed entry as an absent
-//! value). Restoring is: decode the latest snapshot, then apply the records that
+//! A snapshot contains the whole state. A changelog record contains only the
+//! entries changed since the previous snapshot or record, with a removed entry
+//! written as an absent value. Restoring is: decode the latest snapshot, then apply the records that
 //! follow it in order. Both carry the input offset they reflect.
 //!
 //! Encoding: a 4-byte magic (`BRSS` for snapshots, `BRCL` for changelog records),
@@ -30,7 +30,7 @@ const SNAPSHOT_MAGIC: &[u8; 4] = b"BRSS";
 const CHANGELOG_MAGIC: &[u8; 4] = b"BRCL";
 const FORMAT_VERSION: u8 = 1;
 
-/// Why bytes could not be restored.
+/// A failure to restore a snapshot or changelog record.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// The bytes do not start with the expected magic and version.
@@ -38,7 +38,7 @@ pub enum SnapshotError {
     WrongHeader {
         /// `snapshot` or `changelog record`.
         expected: &'static str,
-        /// What the header was instead.
+        /// The header bytes found instead.
         found: String,
     },
     /// The body does not decode.

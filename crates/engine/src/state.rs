@@ -44,7 +44,7 @@ pub struct PeriodEntry {
     pub final_emitted: bool,
 }
 
-/// What a partition has counted, for summaries and metrics.
+/// Counts of what a partition processed, for summaries and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Events handed to the engine.

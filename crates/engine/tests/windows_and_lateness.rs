@@ -146,7 +146,7 @@ fn duplicates_are_counted_once() {
 }
 
 #[test]
-fn same_id_from_another_source_is_not_a_duplicate() {
+fn same_id_other_source_counts() {
     let table = table();
     let mut engine = PartitionEngine::new(config());
     let first = event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000");

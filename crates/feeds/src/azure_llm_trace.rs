@@ -3,7 +3,7 @@
 //!
 //! Each request becomes two events: its context tokens as `input_tokens` and its
 //! generated tokens as `output_tokens`. The trace has no tenants, so requests are
-//! spread over a fixed list of accounts, teams and users by row number; the same
+//! spread over a fixed list of accounts, teams and users by row number. The same
 //! file always gives the same events and ids.
 
 use std::io::Read;

@@ -2,12 +2,12 @@
 
 pub mod azure_llm_trace;
 
-/// Why a row of an export could not become usage events.
+/// A row of an export that could not become usage events, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("row {row}: {problem}")]
 pub struct FeedError {
     /// 1-based row number in the file, header included.
     pub row: u64,
-    /// What is wrong with the row.
+    /// The problem with the row.
     pub problem: String,
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decimal::serde_exact;
 
-/// What an alert is about.
+/// The subject of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
@@ -34,7 +34,7 @@ pub enum AlertStatus {
     Resolved,
 }
 
-/// How urgent an alert is.
+/// The urgency of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -66,11 +66,11 @@ pub struct Contributor {
 pub struct Alert {
     /// Deterministic key from rule, scope, period and threshold.
     pub key: String,
-    /// What the alert is about.
+    /// The subject of the alert.
     pub kind: AlertKind,
     /// Firing or resolved.
     pub status: AlertStatus,
-    /// How urgent it is.
+    /// Its urgency.
     pub severity: Severity,
     /// The account concerned.
     pub account: String,
@@ -112,6 +112,6 @@ pub struct Alert {
     pub top_contributors: Vec<Contributor>,
     /// A one-line explanation for people.
     pub summary: String,
-    /// Where the on-call runbook for this alert lives.
+    /// Link to the on-call runbook for this alert.
     pub runbook_url: Option<String>,
 }

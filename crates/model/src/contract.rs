@@ -37,7 +37,7 @@ pub struct Contract {
     pub prepaid: Option<Prepaid>,
     /// Budgets watched by the alert rules.
     pub budgets: Vec<Budget>,
-    /// Rounding of billing-period costs, when the contract asks for it.
+    /// Rounding of billing-period costs, when the contract sets one.
     pub rounding: Option<Rounding>,
 }
 
@@ -53,7 +53,7 @@ pub struct Price {
     pub effective_from: DateTime<Utc>,
     /// Instant the price stops being in force (exclusive); `None` is open-ended.
     pub effective_to: Option<DateTime<Utc>>,
-    /// How quantity becomes cost.
+    /// The pricing model that turns quantity into cost.
     pub pricing: Pricing,
 }
 
@@ -160,7 +160,7 @@ pub struct Budget {
     pub scope: BTreeMap<String, String>,
 }
 
-/// How a contract rounds billing-period costs.
+/// The rounding of a contract's billing-period costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rounding {
@@ -286,7 +286,7 @@ pub struct ContractError {
     pub contract_id: String,
     /// Path of the offending field, such as `prices[2].pricing.tiers[1].up_to`.
     pub field: String,
-    /// What is wrong and how to fix it.
+    /// The problem and how to fix it.
     pub problem: String,
 }
 

@@ -13,9 +13,9 @@ use crate::contract::{Contract, ContractSpec};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{location}: {message}")]
 pub struct ContractLoadError {
-    /// Where the problem is: `line 3` for JSON lines, `document 1, item 2` for YAML.
+    /// Location of the problem: `line 3` for JSON lines, `document 1, item 2` for YAML.
     pub location: String,
-    /// What is wrong, naming the contract and field when known.
+    /// The problem, naming the contract and field when known.
     pub message: String,
 }
 

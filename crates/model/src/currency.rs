@@ -18,7 +18,7 @@ pub enum Currency {
     Virtual(String),
 }
 
-/// Why a currency code was rejected.
+/// The reason a currency code was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CurrencyError {
     /// An empty code.

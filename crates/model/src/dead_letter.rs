@@ -15,7 +15,7 @@ pub struct DeadLetter {
     pub partition: Option<i32>,
     /// Offset of the record in its partition, or its line number in a file.
     pub offset: Option<i64>,
-    /// Why the record was rejected.
+    /// The reason the record was rejected.
     pub reason: String,
     /// The original key.
     pub key: Option<Vec<u8>>,

@@ -48,7 +48,7 @@ pub struct UsageEvent {
     pub time: DateTime<Utc>,
     /// The account (customer organisation or tenant) being charged.
     pub account: String,
-    /// What was metered (`output_tokens`, `api_calls`, `credits`).
+    /// The metered unit (`output_tokens`, `api_calls`, `credits`).
     pub meter: String,
     /// How much was used, in the meter's unit.
     pub quantity: Decimal,
@@ -58,7 +58,7 @@ pub struct UsageEvent {
     pub dimensions: BTreeMap<String, String>,
 }
 
-/// Why a usage event is invalid after it was parsed.
+/// A rule a parsed usage event breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     /// A required attribute is missing or empty.

@@ -39,7 +39,7 @@ fn package_cost(quantity: Decimal, size: Decimal, price: Decimal) -> Result<Deci
     let mut packages = quantity.checked_div(size).ok_or(CostOverflow)?.ceil();
 
     // Division rounds at 28 digits; nudge the count so that it is the smallest
-    // whole number of packages that holds the quantity.
+    // whole number of packages that covers the quantity.
     if packages.checked_mul(size).ok_or(CostOverflow)? < quantity {
         packages += Decimal::ONE;
     }

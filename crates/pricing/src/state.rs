@@ -25,7 +25,7 @@ pub struct PeriodKey {
 /// Identifies one prepaid pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PoolKey {
-    /// The contract that holds the pool.
+    /// The contract with the pool.
     pub contract_id: Arc<str>,
     /// When the pool starts; a re-published contract with a new pool gets a fresh one.
     pub starts: DateTime<Utc>,

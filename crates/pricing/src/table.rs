@@ -20,7 +20,7 @@ pub struct PriceRef {
 }
 
 impl PriceRef {
-    /// Returns the contract that holds the price.
+    /// Returns the contract with the price.
     pub fn contract(&self) -> &Arc<Contract> {
         &self.contract
     }
@@ -124,7 +124,7 @@ impl ContractTable {
         self.contracts.len()
     }
 
-    /// Returns whether the table holds no contract.
+    /// Returns whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.contracts.is_empty()
     }

@@ -1,4 +1,4 @@
-//! Why an event could not be priced. Unrated usage is never counted as zero cost:
+//! The reasons an event could not be priced. Unrated usage is never counted as zero cost:
 //! it is reported with one of these reasons so it can be re-rated once a price exists.
 
 use chrono::{DateTime, SecondsFormat, Utc};

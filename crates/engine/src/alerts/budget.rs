@@ -11,7 +11,7 @@ use super::contributors::{add_to_breakdown, top_contributors, Breakdown};
 use super::forecast::{forecast, z_for_confidence, Forecast, RunRate, SeasonalProfile};
 use super::{key_time, new_alert, AlertBook, AlertHeader, RuleContext};
 
-/// Where a budget's forecast alert stands in the current period.
+/// State of a budget's forecast alert in the current period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ForecastStatus {
     /// Not fired in this period.

@@ -2,9 +2,8 @@
 //! commitment exhaustion and unrated usage.
 //!
 //! Every alert has a deterministic key built from its rule, scope, period and
-//! threshold. A key fires once; it is resolved when its condition ends or its
-//! period ends, and an escalation (80 % to 100 %) is a new key that supersedes the
-//! lower one. Rules run on each event and on watermark progress, never on a
+//! threshold. A key fires once. It is resolved when its condition or its period
+//! ends. An escalation (80 % to 100 %) is a new key that supersedes the lower one. Rules run on each event and on watermark progress, never on a
 //! clock, so a replay or a restored engine produces the same alerts.
 
 mod budget;
@@ -72,7 +71,7 @@ impl AlertDirty {
     }
 }
 
-/// What every rule needs besides its own track.
+/// Settings every rule reads besides its own track.
 pub(crate) struct RuleContext<'a> {
     pub config: &'a AlertConfig,
 }

@@ -20,7 +20,7 @@ pub struct UnratedTrack {
     pub events: u64,
     /// Whether the month's alert is firing.
     pub firing: bool,
-    /// Why the usage is unrated, as last seen.
+    /// The reason the usage is unrated, as last seen.
     pub reason: String,
 }
 

@@ -58,7 +58,7 @@ pub fn event(id: &str, account: &str, time: &str, meter: &str, quantity: &str) -
     }
 }
 
-/// A config with hour windows, a 1-minute out-of-orderness bound and 10 minutes of lateness.
+/// Returns a config with hour windows, a 1-minute out-of-orderness bound and 10 minutes of lateness.
 pub fn config() -> ProcessingConfig {
     ProcessingConfig {
         windows: vec![WindowKind::Hour],
