@@ -25,6 +25,8 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Price usage events against contracts and print one JSON line per event.
     Rate(commands::rate::RateArgs),
+    /// Score a timestamp,value series with the spend anomaly detector and print each row's score and alert flag.
+    Detect(commands::detect::DetectArgs),
     /// Check a configuration file and report every problem at once.
     CheckConfig(commands::check_config::CheckConfigArgs),
 }
@@ -44,13 +46,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => commands::replay::run(&args),
         Command::Rate(args) => commands::rate::run(&args),
+        Command::Detect(args) => commands::detect::run(&args),
         Command::CheckConfig(args) => commands::check_config::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error of ours.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io_error| io_error.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

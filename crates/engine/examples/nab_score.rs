@@ -1,18 +1,19 @@
 //! Scores the spend anomaly detector on the Numenta Anomaly Benchmark (NAB).
 //!
 //! Run with
-//! `cargo run --release -p burnrate-engine --example nab_score -- NAB_DIR [--config ANOMALY.json]`,
+//! `cargo run --release -p burnrate-engine --example nab_score -- NAB_DIR [--config ANOMALY.json] [--per-file]`,
 //! where `NAB_DIR` contains NAB's `data/`, `labels/combined_windows.json` and
 //! `config/profiles.json`. Every data file named in the windows file is run through a
-//! fresh detector with the default `AnomalyConfig` (or the JSON file given), one row
-//! per bucket.
+//! fresh detector with the default `AnomalyConfig` (or the settings in the JSON file),
+//! one row per bucket. `--per-file` adds detected windows and false positives per file
+//! for the standard profile.
 //!
 //! The scoring follows NAB 1.x (numenta/NAB, `nab/sweeper.py` and `nab/scorer.py`):
 //! - The first 15 % of each file's rows, at most 750, are a probation period whose
 //!   rows are not scored. A window counts if any of its rows lies after probation.
 //! - Within a window of `w` rows ending at row `r`, only the earliest detection counts,
 //!   worth `tp_weight · σ(−(r − i + 1)/w) / σ(−1)`, where `σ(x) = 2/(1 + e^(5x)) − 1`
-//!   is the scaled sigmoid; so a detection at the window's first row is worth
+//!   is the scaled sigmoid. A detection at the window's first row is worth
 //!   `tp_weight`. A window without detection costs `fn_weight`.
 //! - A detection outside every window at row `i`, after a window of `w` rows ending at
 //!   row `r`, adds `fp_weight · σ((i − r)/(w − 1))`: almost nothing right after the
@@ -73,7 +74,7 @@ impl Window {
     }
 }
 
-/// Where a row stands relative to the windows of its file.
+/// The position of a row relative to the windows of its file.
 #[derive(Debug, Clone, Copy)]
 enum RowPlace {
     /// In probation: never scored.
@@ -273,13 +274,6 @@ fn load_corpus(nab_dir: &Path, config: &AnomalyConfig) -> anyhow::Result<Corpus>
                 RowPlace::Outside(preceding)
             };
             rows.push(Row { score: detection.score, alert: detection.anomalous, index, place });
-            if let Some(dir) = std::env::var_os("NAB_DUMP") {
-                use std::io::Write;
-                let path = PathBuf::from(dir).join(name.replace('/', "__"));
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-                let w = match place { RowPlace::Probation => -1, RowPlace::InWindow(_) => 1, RowPlace::Outside(_) => 0 };
-                writeln!(f, "{},{},{},{},{},{},{}", index, timestamps[index], values[index], detection.score, detection.z, detection.baseline, w)?;
-            }
         }
         corpus.windows.extend(file_windows);
         corpus.files.push((name.clone(), rows));
@@ -291,15 +285,18 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut nab_dir = None;
     let mut config = AnomalyConfig::default();
+    let mut per_file = false;
     while let Some(arg) = args.next() {
-        if arg == "--config" {
+        if arg == "--per-file" {
+            per_file = true;
+        } else if arg == "--config" {
             let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a JSON file"))?;
             config = serde_json::from_reader(File::open(&path)?)?;
         } else {
             nab_dir = Some(PathBuf::from(arg));
         }
     }
-    let nab_dir = nab_dir.ok_or_else(|| anyhow::anyhow!("usage: nab_score NAB_DIR [--config ANOMALY.json]"))?;
+    let nab_dir = nab_dir.ok_or_else(|| anyhow::anyhow!("usage: nab_score NAB_DIR [--config ANOMALY.json] [--per-file]"))?;
     if let Err(problems) = config.validate() {
         anyhow::bail!("invalid anomaly settings: {problems:?}");
     }
@@ -339,7 +336,7 @@ fn main() -> anyhow::Result<()> {
         println!("{name:<20} {normalised:>9.1}  TP/W {}/{} FP {}", outcome.detected_windows, corpus.windows.len(), outcome.false_positives);
     }
 
-    if std::env::var_os("NAB_PER_FILE").is_some() {
+    if per_file {
         let costs = profiles["standard"].cost_matrix;
         let (threshold, _) = best_threshold(&corpus, costs);
         println!("\nstandard profile per file at threshold {threshold:.4}:");

@@ -18,6 +18,7 @@ pub mod watermark;
 pub mod window;
 
 pub use alerts::AlertConfig;
+pub use anomaly::{AnomalyConfig, Detection, DetectorState, Expectation, SpendAnomalyDetector};
 pub use config::{ConfigError, ProcessingConfig};
 pub use engine::{EngineOutput, PartitionEngine};
 pub use series::{SeriesKey, SpendTotals};

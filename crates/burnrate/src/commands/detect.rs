@@ -15,6 +15,7 @@ use clap::Args;
 pub struct DetectArgs {
     /// CSV file with a header row and the columns `timestamp,value`, one row per
     /// bucket in time order. Timestamps are RFC 3339 or `YYYY-MM-DD HH:MM:SS` in UTC.
+    /// Invalid rows are reported on standard error and skipped.
     #[arg(value_name = "SERIES.csv")]
     series: PathBuf,
 }
@@ -32,43 +33,52 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
     writeln!(out, "timestamp,value,anomaly_score,alert")?;
 
     let mut previous: Option<DateTime<Utc>> = None;
-    for (index, record) in reader.records().enumerate() {
-        // Row 1 is the header, so the first data row is row 2 of the file.
-        let row = index + 2;
-        let record = record.with_context(|| format!("{}: row {row}: invalid CSV", path.display()))?;
-        let (timestamp_text, value_text) = match (record.get(0), record.get(1), record.len()) {
-            (Some(timestamp), Some(value), 2) => (timestamp, value),
-            _ => anyhow::bail!(
-                "{}: row {row}: expected 2 fields (timestamp,value), found {}",
-                path.display(),
-                record.len()
-            ),
-        };
-
-        let timestamp = parse_timestamp(timestamp_text).with_context(|| {
-            format!(
-                "{}: row {row}: invalid timestamp {timestamp_text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS",
-                path.display()
-            )
-        })?;
-        let value = parse_value(value_text)
-            .with_context(|| format!("{}: row {row}: invalid value {value_text:?}", path.display()))?;
-        if let Some(previous) = previous {
-            if timestamp <= previous {
-                anyhow::bail!(
-                    "{}: row {row}: timestamp {timestamp_text} is not after the previous row's {}; rows must be in time order",
-                    path.display(),
-                    previous.to_rfc3339()
-                );
+    let mut skipped = 0u64;
+    for record in reader.records() {
+        let record = record.with_context(|| format!("{}: invalid CSV", path.display()))?;
+        // The file line where the row starts. The header is line 1.
+        let line = record.position().map_or(0, |position| position.line());
+        let row = match parse_row(&record) {
+            Ok(row) => row,
+            Err(problem) => {
+                skipped += 1;
+                eprintln!("{}: line {line}: skipped: {problem:#}", path.display());
+                continue;
             }
+        };
+        let (timestamp_text, timestamp, value_text, value) = row;
+
+        // A repeated or earlier timestamp is still scored; the detector judges such a
+        // bucket but does not learn from it.
+        if let Some(previous) = previous.filter(|previous| timestamp <= *previous) {
+            eprintln!(
+                "{}: line {line}: timestamp {timestamp_text} is not after the previous row's {}; scored but not learnt from",
+                path.display(),
+                previous.to_rfc3339()
+            );
         }
-        previous = Some(timestamp);
+        previous = Some(previous.map_or(timestamp, |previous| previous.max(timestamp)));
 
         let detection = detector.observe(timestamp, value);
         writeln!(out, "{timestamp_text},{value_text},{},{}", detection.score, u8::from(detection.anomalous))?;
     }
     out.flush()?;
+    if skipped > 0 {
+        eprintln!("{}: skipped {skipped} invalid rows", path.display());
+    }
     Ok(())
+}
+
+/// Parses one `timestamp,value` row into its texts and values.
+fn parse_row(record: &csv::StringRecord) -> anyhow::Result<(&str, DateTime<Utc>, &str, f64)> {
+    let (timestamp_text, value_text) = match (record.get(0), record.get(1), record.len()) {
+        (Some(timestamp), Some(value), 2) => (timestamp, value),
+        _ => anyhow::bail!("expected 2 fields (timestamp,value), found {}", record.len()),
+    };
+    let timestamp = parse_timestamp(timestamp_text)
+        .with_context(|| format!("invalid timestamp {timestamp_text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS"))?;
+    let value = parse_value(value_text).with_context(|| format!("invalid value {value_text:?}"))?;
+    Ok((timestamp_text, timestamp, value_text, value))
 }
 
 /// Parses an RFC 3339 timestamp, or a NAB-style `YYYY-MM-DD HH:MM:SS[.fraction]` taken as UTC.
@@ -85,4 +95,33 @@ fn parse_value(text: &str) -> anyhow::Result<f64> {
     let value: f64 = text.parse().context("not a number")?;
     anyhow::ensure!(value.is_finite(), "not a finite number");
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timestamp_accepts_nab_and_rfc3339() {
+        let expected = Utc.with_ymd_and_hms(2014, 2, 14, 14, 30, 0).unwrap();
+        assert_eq!(parse_timestamp("2014-02-14 14:30:00").unwrap(), expected);
+        assert_eq!(parse_timestamp("2014-02-14 14:30:00.000000").unwrap(), expected);
+        assert_eq!(parse_timestamp("2014-02-14T14:30:00Z").unwrap(), expected);
+        assert_eq!(parse_timestamp("2014-02-14T15:30:00+01:00").unwrap(), expected);
+    }
+
+    #[test]
+    fn timestamp_rejects_partial_time() {
+        assert!(parse_timestamp("2014-02-14 14:30").is_err());
+    }
+
+    #[test]
+    fn value_rejects_non_finite() {
+        assert_eq!(parse_value("0.25").unwrap(), 0.25);
+        assert!(parse_value("NaN").is_err());
+        assert!(parse_value("inf").is_err());
+        assert!(parse_value("abc").is_err());
+    }
 }

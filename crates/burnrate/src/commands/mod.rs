@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod check_config;
+pub mod detect;
 pub mod rate;
 pub mod replay;

@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How the spend anomaly detector learns a series' normal spend and when it alerts.
+/// Settings that decide how the spend anomaly detector learns a series' normal spend
+/// and when it alerts.
 ///
 /// Amounts (`min_impact`, `warmup_min_impact`) are in the series' currency per bucket.
 /// Smoothing factors are per observed bucket, so they assume hourly buckets: with
@@ -21,9 +22,10 @@ pub struct AnomalyConfig {
     /// week once.
     pub warmup_buckets: u32,
 
-    /// Spend in one bucket that alerts during warm-up, when there is no baseline to
-    /// compare with: a series' first-ever spend, or its first spend after dormancy,
-    /// alerts only if it is at least this large.
+    /// Excess, in money per bucket, over the largest spend seen so far that alerts
+    /// during warm-up, when there is no baseline to compare with. So a series'
+    /// first-ever spend, or its first spend after dormancy, alerts only if it is at
+    /// least this large.
     pub warmup_min_impact: f64,
 
     /// Robust z-score (excess over the baseline divided by the series' typical
@@ -60,6 +62,17 @@ pub struct AnomalyConfig {
     /// hours after it stay quiet.
     pub learning_clip_z: f64,
 
+    /// Half-life, in buckets, of the series' recent peak z-score. The anomaly score
+    /// divides the z-score by how far that peak exceeds well-behaved noise, so a
+    /// series whose spikes are routine needs a larger spike to score as high. A large
+    /// anomaly raises the bar for the ones after it until the peak has decayed.
+    pub tail_half_life_buckets: u32,
+
+    /// Half-life, in buckets of the same hour of the day, of the peak z-score kept per
+    /// hour of the day. A spike that recurs at the same hour every day, such as a
+    /// nightly batch job, is learned as routine for that hour only.
+    pub hour_tail_half_life_buckets: u32,
+
     /// Lower bound of the typical deviation as a fraction of the baseline. Keeps a
     /// series with perfectly constant spend from alerting on a small wobble.
     pub min_deviation_fraction: f64,
@@ -74,11 +87,13 @@ impl Default for AnomalyConfig {
             min_impact: 1.0,
             min_relative_change: 0.5,
             dormant_after_buckets: 14 * 24,
-            level_smoothing: 0.05,
+            level_smoothing: 0.02,
             seasonal_smoothing: 0.2,
-            deviation_smoothing: 0.05,
-            learning_clip_z: 3.0,
-            min_deviation_fraction: 0.02,
+            deviation_smoothing: 0.02,
+            learning_clip_z: 4.0,
+            tail_half_life_buckets: 4 * 24,
+            hour_tail_half_life_buckets: 14,
+            min_deviation_fraction: 0.05,
         }
     }
 }
@@ -118,6 +133,8 @@ impl AnomalyConfig {
         check("alert_z", is_positive(self.alert_z), "must be a finite number above 0, such as 6");
         check("learning_clip_z", is_positive(self.learning_clip_z), "must be a finite number above 0, such as 3");
         check("dormant_after_buckets", self.dormant_after_buckets > 0, "must be at least 1 bucket");
+        check("tail_half_life_buckets", self.tail_half_life_buckets > 0, "must be at least 1 bucket");
+        check("hour_tail_half_life_buckets", self.hour_tail_half_life_buckets > 0, "must be at least 1 bucket");
 
         if problems.is_empty() {
             Ok(())

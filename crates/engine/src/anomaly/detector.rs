@@ -11,33 +11,29 @@ use super::profile::{HourSlot, SeasonalProfile, HOURS_PER_DAY, HOURS_PER_WEEK};
 /// exact zeros still has a finite z-score.
 const MIN_DEVIATION: f64 = 1e-9;
 
-/// The 99th percentile of |z| for well-behaved noise (Laplace noise, whose mean
-/// absolute deviation is its scale, has `ln(100) ≈ 4.6`).
+/// The 99th percentile of |z| for well-behaved noise: Laplace noise, whose mean
+/// absolute deviation is its scale, exceeds `ln(100) ≈ 4.6` deviations 1 % of the time.
 const NORMAL_TAIL_Z: f64 = 4.6;
-
-/// Exceedance probability the tail estimate aims at.
-const TAIL_EXCEEDANCE: f64 = 0.01;
-
-/// Step of the stochastic tail estimate, in units of `ln(1 + |z|)`.
-const TAIL_STEP: f64 = 0.1;
 
 /// The verdict on one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Detection {
-    /// How unusual the value is given the series' own history, from 0 to 1. It is 0.5
-    /// where the robust z-score equals `alert_z` and rises towards 1 above it. Only
-    /// spend above the baseline scores high. During warm-up it is 1 for a bucket that
-    /// alerts and 0 otherwise.
+    /// Anomaly score from 0 to 1, measured against the series' own history. It is 0.5
+    /// where the robust z-score, divided by how much wider the series' recent tail is
+    /// than well-behaved noise, equals `alert_z`, and rises towards 1 above it. Drops
+    /// score like spikes (a feed that stops is unusual too) but never alert. During
+    /// warm-up it is 0.5 for a bucket that alerts and 0 otherwise.
     pub score: f64,
     /// Whether the bucket alerts: the score is at least 0.5 and the excess over the
     /// baseline passes `min_impact` and `min_relative_change`, or, during warm-up, the
-    /// excess is at least `warmup_min_impact`.
+    /// value exceeds the largest spend seen so far by at least `warmup_min_impact`.
     pub anomalous: bool,
     /// The value the detector expected for this bucket.
     pub baseline: f64,
     /// The smallest value that would have alerted in this bucket.
     pub upper: f64,
-    /// The value minus the baseline.
+    /// The value minus the baseline. During warm-up, the value minus the largest
+    /// spend seen so far.
     pub impact: f64,
     /// The robust z-score: the impact divided by the typical deviation. 0 during warm-up.
     pub z: f64,
@@ -45,7 +41,7 @@ pub struct Detection {
     pub warming_up: bool,
 }
 
-/// What the detector expects of a bucket that is still filling.
+/// The detector's expectation for a bucket that is still filling.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Expectation {
     /// The expected value of the whole bucket.
@@ -68,16 +64,20 @@ pub struct DetectorState {
     active_buckets: u32,
     /// Consecutive buckets without spend up to the last one, saturating.
     zero_run: u32,
+    /// Largest spend in one bucket since the series started (or restarted) spending:
+    /// the reference of the warm-up rule.
+    peak_spend: f64,
     /// Smoothed spend per bucket with the seasonal offsets removed.
     level: f64,
     /// Smoothed absolute deviation of spend from the baseline (a mean absolute
     /// deviation, clipped so spikes do not inflate it).
     deviation: f64,
-    /// Running estimate of the 99th percentile of `ln(1 + |z|)`: how far the series'
-    /// own noise strays. A series whose spikes are routine scores them lower.
+    /// Decaying peak of `ln(1 + |z|)` over recent buckets: how far the series' own
+    /// noise strays. A series whose spikes are routine scores them lower.
     tail_z: f64,
-    /// The same peak per hour of the day, decaying per bucket of that hour.
-    daily_tail_z: Vec<f64>,
+    /// The same peak per hour of the day, decaying only with buckets of that hour, so
+    /// a spike that recurs at the same time every day is learned as routine.
+    daily_tail_z: [f64; HOURS_PER_DAY],
     /// Offsets of each hour of the day from the level, used until the hour of the week
     /// has been seen.
     daily: SeasonalProfile,
@@ -91,10 +91,11 @@ impl Default for DetectorState {
             last_bucket_start: None,
             active_buckets: 0,
             zero_run: 0,
+            peak_spend: 0.0,
             level: 0.0,
             deviation: 0.0,
             tail_z: NORMAL_TAIL_Z.ln_1p(),
-            daily_tail_z: vec![NORMAL_TAIL_Z.ln_1p(); HOURS_PER_DAY],
+            daily_tail_z: [NORMAL_TAIL_Z.ln_1p(); HOURS_PER_DAY],
             daily: SeasonalProfile::new(HOURS_PER_DAY),
             weekly: SeasonalProfile::new(HOURS_PER_WEEK),
         }
@@ -236,13 +237,18 @@ impl SpendAnomalyDetector {
         let config = &self.config;
         let impact = value - forecast.baseline;
 
+        // Without a baseline to trust, only spend far above anything seen so far
+        // alerts. A daily ramp from night to noon climbs past the peak in steps, so it
+        // stays quiet, but a leaked key spending thousands in its first hour does not.
+        // Its score is the alert level, because the detector has no statistical view.
         if self.is_warming_up() {
+            let impact = value - self.state.peak_spend;
             let anomalous = impact >= config.warmup_min_impact;
             return Detection {
                 score: if anomalous { 0.5 } else { 0.0 },
                 anomalous,
                 baseline: forecast.baseline,
-                upper: forecast.baseline + config.warmup_min_impact,
+                upper: self.state.peak_spend + config.warmup_min_impact,
                 impact,
                 z: 0.0,
                 warming_up: true,
@@ -270,13 +276,15 @@ impl SpendAnomalyDetector {
         let state = &mut self.state;
 
         // A bucket without spend teaches the profiles that its hour is quiet but
-        // leaves the level and deviation alone, so that a night, a weekend or an
-        // outage of zeros does not drag the baseline of the busy hours down.
+        // leaves the level, the deviation and the tails alone, so that a night, a
+        // weekend or an outage of zeros does not drag the baseline of the busy hours
+        // down.
         if value <= 0.0 {
             state.zero_run = state.zero_run.saturating_add(1);
         } else {
             state.zero_run = 0;
         }
+        state.peak_spend = state.peak_spend.max(value);
 
         if state.active_buckets == 0 {
             state.level = value;
@@ -286,22 +294,26 @@ impl SpendAnomalyDetector {
             return;
         }
 
-        // During warm-up the estimates are running means, so they settle fast; after
+        // During warm-up the estimates are running means, so they settle fast. After
         // it, deviations are clipped so one spike barely moves them.
         let residual = value - forecast.baseline;
         let (learned_residual, level_weight, deviation_weight) = if warming_up {
             let mean_weight = 1.0 / f64::from(state.active_buckets + 1);
             (residual, config.level_smoothing.max(mean_weight), config.deviation_smoothing.max(mean_weight))
         } else {
-            let z = residual / forecast.deviation;
-            let decay: f64 = std::env::var("TAIL_DECAY").ok().and_then(|v| v.parse().ok()).unwrap_or(168.0);
-            state.tail_z = (state.tail_z - std::f64::consts::LN_2 / decay).max(NORMAL_TAIL_Z.ln_1p()).max(z.abs().ln_1p());
-            let sdecay: f64 = std::env::var("SLOT_DECAY").ok().and_then(|v| v.parse().ok()).unwrap_or(14.0);
-            let t = &mut state.daily_tail_z[slot.hour_of_day];
-            *t = (*t - std::f64::consts::LN_2 / sdecay).max(NORMAL_TAIL_Z.ln_1p()).max(z.abs().ln_1p());
             let limit = config.learning_clip_z * forecast.deviation;
             (residual.clamp(-limit, limit), config.level_smoothing, config.deviation_smoothing)
         };
+
+        if value > 0.0 && !warming_up {
+            let surprise = (residual / forecast.deviation).abs().ln_1p();
+            let floor = NORMAL_TAIL_Z.ln_1p();
+            let decay = std::f64::consts::LN_2 / f64::from(config.tail_half_life_buckets);
+            state.tail_z = (state.tail_z - decay).max(floor).max(surprise);
+            let hour_decay = std::f64::consts::LN_2 / f64::from(config.hour_tail_half_life_buckets);
+            let hour_tail = &mut state.daily_tail_z[slot.hour_of_day];
+            *hour_tail = (*hour_tail - hour_decay).max(floor).max(surprise);
+        }
 
         if value > 0.0 {
             state.level += level_weight * learned_residual;

@@ -21,7 +21,7 @@ pub struct SlotOffset {
 
 /// A fixed number of [`SlotOffset`]s, one per hour of the day or of the week.
 ///
-/// Serialized as a plain list; deserializing checks its length, so a snapshot taken
+/// Serialized as a plain list. Deserializing checks its length, so a snapshot taken
 /// with another number of slots is rejected instead of indexed out of bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<SlotOffset>", into = "Vec<SlotOffset>")]
@@ -59,12 +59,11 @@ impl SeasonalProfile {
         (slot.count > 0).then_some(slot.offset)
     }
 
-    /// Moves the slot's offset towards `observed` by `smoothing`, or by the running
-    /// mean's weight while the slot has seen fewer than `1 / smoothing` buckets, so a
-    /// new slot starts at the first value it sees instead of at zero.
+    /// Moves the slot's offset towards `observed` by `smoothing`. A new slot starts at
+    /// the first value it sees instead of at zero.
     pub fn learn(&mut self, slot: usize, observed: f64, smoothing: f64) {
         let slot = &mut self.slots[slot];
-        let weight = smoothing.max(1.0 / (f64::from(slot.count) + 1.0));
+        let weight = if slot.count == 0 { 1.0 } else { smoothing };
         slot.offset += weight * (observed - slot.offset);
         slot.count = slot.count.saturating_add(1);
     }
@@ -117,8 +116,8 @@ mod tests {
         profile.learn(3, 10.0, 0.2);
         assert_eq!(profile.offset(3), Some(10.0));
 
-        profile.learn(3, 20.0, 0.2);
-        assert_eq!(profile.offset(3), Some(15.0));
+        profile.learn(3, 20.0, 0.25);
+        assert_eq!(profile.offset(3), Some(12.5));
     }
 
     #[test]
