@@ -59,9 +59,13 @@ impl BurnrateConfig {
 
     /// Lists every problem of the settings, each naming the setting and the fix.
     pub fn problems(&self) -> Vec<String> {
-        match self.processing.validate() {
-            Ok(()) => Vec::new(),
-            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        let mut problems = Vec::new();
+        if let Err(found) = self.processing.validate() {
+            problems.extend(found.iter().map(ToString::to_string));
         }
+        if let Err(found) = self.alerts.anomaly.validate() {
+            problems.extend(found.iter().map(|problem| format!("alerts.{problem}")));
+        }
+        problems
     }
 }

@@ -244,3 +244,18 @@ fn avro_container_input_is_replayed() {
     assert_eq!(totals[&("acme".into(), "output_tokens".into())][1], dec("20"));
     assert_eq!(totals[&("globex".into(), "input_tokens".into())][1], dec("1800"));
 }
+
+#[test]
+fn readme_configuration_example_is_valid() {
+    let readme = std::fs::read_to_string(repository_root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Configuration").expect("README has a Configuration section")..];
+    let start = section.find("```toml\n").expect("the section has a toml block") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::copy(repository_root().join(CONTRACTS), directory.path().join("contracts.jsonl")).unwrap();
+    let config = directory.path().join("burnrate.toml");
+    std::fs::write(&config, example).unwrap();
+    let output = burnrate(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "README example rejected: {}", String::from_utf8_lossy(&output.stderr));
+}

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{BudgetKey, BudgetTrack, PoolTrack, PoolTrackKey, UnratedKey, UnratedTrack};
+use crate::alerts::{AnomalyKey, AnomalyTrack, BudgetKey, BudgetTrack, PoolTrack, PoolTrackKey, UnratedKey, UnratedTrack};
 use crate::config::ProcessingConfig;
 use crate::engine::PartitionEngine;
 use crate::series::{SeriesKey, SpendTotals};
@@ -119,6 +119,7 @@ struct StateImage {
     alert_budgets: Vec<(BudgetKey, Option<BudgetTrack>)>,
     alert_pools: Vec<(PoolTrackKey, Option<PoolTrack>)>,
     alert_unrated: Vec<(UnratedKey, Option<UnratedTrack>)>,
+    alert_anomalies: Vec<(AnomalyKey, Option<AnomalyTrack>)>,
 }
 
 impl PartitionEngine {
@@ -161,6 +162,7 @@ impl PartitionEngine {
             alert_budgets: alerts.budgets.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
             alert_pools: alerts.pools.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
             alert_unrated: alerts.unrated.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
+            alert_anomalies: alerts.anomalies.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
         };
         self.state_mut().dirty = Default::default();
         self.state_mut().alerts.dirty = Default::default();
@@ -214,11 +216,13 @@ impl PartitionEngine {
             alert_budgets: alert_dirty.budgets.iter().map(|key| (key.clone(), alerts.budgets.get(key).cloned())).collect(),
             alert_pools: alert_dirty.pools.iter().map(|key| (key.clone(), alerts.pools.get(key).cloned())).collect(),
             alert_unrated: alert_dirty.unrated.iter().map(|key| (key.clone(), alerts.unrated.get(key).cloned())).collect(),
+            alert_anomalies: alert_dirty.anomalies.iter().map(|key| (key.clone(), alerts.anomalies.get(key).cloned())).collect(),
         };
         Some(encode(CHANGELOG_MAGIC, &image))
     }
 
-    /// Restores an engine from a snapshot.
+    /// Restores an engine from a snapshot. Its alert rules use the default settings
+    /// until [`PartitionEngine::set_alert_config`] sets others.
     pub fn restore(config: ProcessingConfig, snapshot: &[u8]) -> Result<PartitionEngine, SnapshotError> {
         let image = decode(SNAPSHOT_MAGIC, "snapshot", snapshot)?;
         let mut state = PartitionState::default();
@@ -306,6 +310,13 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
         match track {
             Some(track) => state.alerts.unrated.insert(key, track),
             None => state.alerts.unrated.remove(&key),
+        };
+    }
+
+    for (key, track) in image.alert_anomalies {
+        match track {
+            Some(track) => state.alerts.anomalies.insert(key, track),
+            None => state.alerts.anomalies.remove(&key),
         };
     }
 

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::AnomalyConfig;
+
 /// The `[alerts]` settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertConfig {
     /// Runbook link put on every alert; `{kind}`, `{account}` and `{key}` are
@@ -30,6 +32,13 @@ pub struct AlertConfig {
 
     /// Whether usage that no price covers raises an alert.
     pub unrated_usage: bool,
+
+    /// Whether the hourly spend of each account, vendor and meter is watched for anomalies.
+    pub anomaly_detection: bool,
+
+    /// The spend anomaly detector's settings (`[alerts.anomaly]`), the same that
+    /// `burnrate detect` uses. Buckets are hours of event time.
+    pub anomaly: AnomalyConfig,
 }
 
 impl Default for AlertConfig {
@@ -41,6 +50,8 @@ impl Default for AlertConfig {
             forecast_min_elapsed: Duration::from_secs(6 * 60 * 60),
             commitment_warning: Duration::ZERO,
             unrated_usage: true,
+            anomaly_detection: true,
+            anomaly: AnomalyConfig::default(),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Alert rules and their lifecycle: budget thresholds, budget forecasts, prepaid
-//! commitment exhaustion and unrated usage.
+//! commitment exhaustion, spend anomalies and unrated usage.
 //!
 //! Every alert has a deterministic key built from its rule, scope, period and
 //! threshold. A key fires once. It is resolved when its condition or its period
 //! ends. An escalation (80 % to 100 %) is a new key that supersedes the lower one. Rules run on each event and on watermark progress, never on a
 //! clock, so a replay or a restored engine produces the same alerts.
 
+mod anomaly_rule;
 mod budget;
 mod commitment;
 pub mod config;
@@ -20,6 +21,7 @@ use burnrate_pricing::{Charge, RatingState, UnratedReason};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use anomaly_rule::{AnomalyKey, AnomalyTrack, FiringAnomaly};
 pub use budget::BudgetTrack;
 pub use commitment::PoolTrack;
 pub use config::AlertConfig;
@@ -43,6 +45,8 @@ pub struct AlertBook {
     pub pools: BTreeMap<PoolTrackKey, PoolTrack>,
     /// Unrated usage per account, vendor, meter and reason.
     pub unrated: BTreeMap<UnratedKey, UnratedTrack>,
+    /// Hourly spend and anomaly detector per account, vendor and meter.
+    pub anomalies: BTreeMap<AnomalyKey, AnomalyTrack>,
     /// Tracks changed since the last snapshot or changelog record.
     #[serde(skip)]
     pub(crate) dirty: AlertDirty,
@@ -51,7 +55,7 @@ pub struct AlertBook {
 impl PartialEq for AlertBook {
     /// Compares the tracks; pending changelog keys do not count.
     fn eq(&self, other: &Self) -> bool {
-        self.budgets == other.budgets && self.pools == other.pools && self.unrated == other.unrated
+        self.budgets == other.budgets && self.pools == other.pools && self.unrated == other.unrated && self.anomalies == other.anomalies
     }
 }
 
@@ -63,11 +67,12 @@ pub(crate) struct AlertDirty {
     pub budgets: BTreeSet<BudgetKey>,
     pub pools: BTreeSet<PoolTrackKey>,
     pub unrated: BTreeSet<UnratedKey>,
+    pub anomalies: BTreeSet<AnomalyKey>,
 }
 
 impl AlertDirty {
     pub fn is_empty(&self) -> bool {
-        self.budgets.is_empty() && self.pools.is_empty() && self.unrated.is_empty()
+        self.budgets.is_empty() && self.pools.is_empty() && self.unrated.is_empty() && self.anomalies.is_empty()
     }
 }
 
@@ -81,6 +86,9 @@ impl AlertBook {
     pub(crate) fn on_rated(&mut self, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, rating: &RatingState, alerts: &mut Vec<Alert>) {
         budget::on_rated(self, context, event, charge, alerts);
         commitment::on_rated(self, context, event, charge, rating, alerts);
+        if context.config.anomaly_detection {
+            anomaly_rule::on_rated(self, context, event, charge, alerts);
+        }
     }
 
     /// Runs the unrated-usage rule.
@@ -95,6 +103,9 @@ impl AlertBook {
         budget::on_watermark(self, context, watermark, alerts);
         commitment::on_watermark(self, context, watermark, alerts);
         unrated::on_watermark(self, context, watermark, alerts);
+        if context.config.anomaly_detection {
+            anomaly_rule::on_watermark(self, context, watermark, alerts);
+        }
     }
 }
 

@@ -136,6 +136,11 @@ impl SpendAnomalyDetector {
         &self.state
     }
 
+    /// Returns the learned state, ending the detector.
+    pub fn into_state(self) -> DetectorState {
+        self.state
+    }
+
     /// Returns the settings.
     pub fn config(&self) -> &AnomalyConfig {
         &self.config
