@@ -334,21 +334,29 @@ impl MillionSeries {
 fn snapshot_and_restore(criterion: &mut Criterion) {
     let mut million = MillionSeries::default();
 
-    // Each iteration takes about a second, so take 10 samples of one iteration each.
+    // An iteration takes several seconds, so flat sampling takes 10 samples of one
+    // iteration each.
     let mut group = criterion.benchmark_group("engine_state");
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(StdDuration::from_secs(2));
     group.measurement_time(StdDuration::from_secs(10));
     group.throughput(Throughput::Elements(SNAPSHOT_SERIES as u64));
+    // One iteration per batch keeps one output alive at a time and drops it outside
+    // the timing. `iter_with_large_drop` (criterion 0.8) panics under
+    // `--profile-time` when the profile time leaves room for no whole iteration.
     group.bench_function("snapshot/1m_series", |bencher| {
         million.snapshot();
         let engine = million.engine();
-        bencher.iter_with_large_drop(|| engine.snapshot())
+        bencher.iter_batched(|| (), |()| engine.snapshot(), BatchSize::PerIteration)
     });
     group.bench_function("restore/1m_series", |bencher| {
         let snapshot = million.snapshot();
-        bencher.iter_with_large_drop(|| PartitionEngine::restore(ProcessingConfig::default(), black_box(snapshot)).unwrap())
+        bencher.iter_batched(
+            || (),
+            |()| PartitionEngine::restore(ProcessingConfig::default(), black_box(snapshot)).unwrap(),
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

@@ -165,6 +165,7 @@ fn measure_series(series: usize, table: &ContractTable) {
     let PartitionState {
         dedup,
         rating,
+        alerts,
         windows: window_map,
         periods: period_map,
         ..
@@ -179,6 +180,8 @@ fn measure_series(series: usize, table: &ContractTable) {
     freed("dedup memory:", series, "id");
     drop(rating);
     freed("rating state:", series, "series");
+    drop(alerts);
+    freed("alert rule state:", series, "series");
     drop(window_map);
     freed("window entries (no strings):", windows, "window");
     drop(period_map);

@@ -83,6 +83,10 @@ pub struct PartitionEngine {
     next_period_close: Option<DateTime<Utc>>,
     /// Alerts produced by the current step, before they become outputs.
     alert_buffer: Vec<Alert>,
+    /// Whether changed keys are kept for the next changelog record; off until the
+    /// first snapshot, so an engine that never writes a changelog (a replay) does
+    /// not accumulate them.
+    tracking_changes: bool,
 }
 
 impl PartitionEngine {
@@ -113,6 +117,7 @@ impl PartitionEngine {
             state,
             next_period_close: None,
             alert_buffer: Vec::new(),
+            tracking_changes: false,
         };
         engine.next_period_close = engine.compute_next_period_close();
         engine
@@ -126,6 +131,26 @@ impl PartitionEngine {
     /// Returns the mutable state, for restoring changelog records.
     pub(crate) fn state_mut(&mut self) -> &mut PartitionState {
         &mut self.state
+    }
+
+    /// Starts keeping changed keys for changelog records, from an empty set.
+    pub(crate) fn start_tracking_changes(&mut self) {
+        self.tracking_changes = true;
+        self.state.dirty = Default::default();
+        self.state.alerts.dirty = Default::default();
+    }
+
+    /// Returns whether changed keys are kept for changelog records.
+    pub(crate) fn is_tracking_changes(&self) -> bool {
+        self.tracking_changes
+    }
+
+    /// Drops the changed keys of the last step when no changelog is being written.
+    fn forget_changes_unless_tracking(&mut self) {
+        if !self.tracking_changes {
+            self.state.dirty = Default::default();
+            self.state.alerts.dirty = Default::default();
+        }
     }
 
     /// Recomputes values derived from the state after it was changed wholesale.
@@ -205,6 +230,7 @@ impl PartitionEngine {
         if self.state.watermark.observe(event_time, self.timing.out_of_orderness, arrival) {
             self.close_passed_windows(previous, outputs);
         }
+        self.forget_changes_unless_tracking();
     }
 
     /// Moves buffered alerts to the outputs, counting them.
@@ -224,6 +250,7 @@ impl PartitionEngine {
         if moved {
             self.close_passed_windows(previous, outputs);
         }
+        self.forget_changes_unless_tracking();
     }
 
     /// Closes every open window and billing period and emits their final aggregates,
@@ -231,6 +258,7 @@ impl PartitionEngine {
     pub fn close_all(&mut self, outputs: &mut Vec<EngineOutput>) {
         self.close_windows_through(None, outputs);
         self.close_periods_through(None, outputs);
+        self.forget_changes_unless_tracking();
     }
 
     fn dedup_cutoff(&self) -> DateTime<Utc> {

@@ -123,8 +123,8 @@ struct StateImage {
 }
 
 impl PartitionEngine {
-    /// Encodes the whole state; the next changelog record starts from here.
-    pub fn snapshot(&mut self) -> Vec<u8> {
+    /// Builds the image of the whole state.
+    fn full_image(&self) -> StateImage {
         let state = self.state();
         let mut dedup: Vec<(u128, Option<i64>)> = state.dedup.entries().map(|(id, seconds)| (id, Some(seconds))).collect();
         dedup.sort_unstable();
@@ -164,14 +164,28 @@ impl PartitionEngine {
             alert_unrated: alerts.unrated.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
             alert_anomalies: alerts.anomalies.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
         };
-        self.state_mut().dirty = Default::default();
-        self.state_mut().alerts.dirty = Default::default();
+        image
+    }
+
+    /// Encodes the whole state; the next changelog record starts from here, and from
+    /// now on the engine tracks which entries change.
+    pub fn snapshot(&mut self) -> Vec<u8> {
+        let image = self.full_image();
+        self.start_tracking_changes();
         encode(SNAPSHOT_MAGIC, &image)
     }
 
     /// Encodes the entries changed since the last snapshot or changelog record, or
     /// returns `None` when nothing changed.
+    ///
+    /// Changes are tracked from the first snapshot, record or restore on; before
+    /// that, the record holds the whole state.
     pub fn changelog_record(&mut self) -> Option<Vec<u8>> {
+        if !self.is_tracking_changes() {
+            let image = self.full_image();
+            self.start_tracking_changes();
+            return Some(encode(CHANGELOG_MAGIC, &image));
+        }
         let dirty = std::mem::take(&mut self.state_mut().dirty);
         let alert_dirty = std::mem::take(&mut self.state_mut().alerts.dirty);
         let state = self.state();
@@ -227,7 +241,9 @@ impl PartitionEngine {
         let image = decode(SNAPSHOT_MAGIC, "snapshot", snapshot)?;
         let mut state = PartitionState::default();
         apply(&mut state, image, "snapshot")?;
-        Ok(PartitionEngine::with_state(config, state))
+        let mut engine = PartitionEngine::with_state(config, state);
+        engine.start_tracking_changes();
+        Ok(engine)
     }
 
     /// Applies a changelog record written after the snapshot this engine was restored from.

@@ -203,3 +203,24 @@ proptest! {
         prop_assert_eq!(hours, periods);
     }
 }
+
+#[test]
+fn first_changelog_record_carries_whole_state() {
+    let table = table();
+    let events: Vec<UsageEvent> = (0..50)
+        .map(|index| {
+            let mut usage = event(&format!("e{index}"), "acme", "2026-05-01T00:00:00Z", "input_tokens", "1000");
+            usage.time += Duration::minutes(index * 7);
+            usage
+        })
+        .collect();
+
+    let empty_snapshot = PartitionEngine::new(config()).snapshot();
+    let mut engine = PartitionEngine::new(config());
+    run(&mut engine, &table, &events);
+    let record = engine.changelog_record().expect("a record after events");
+
+    let mut restored = PartitionEngine::restore(config(), &empty_snapshot).unwrap();
+    restored.apply_changelog_record(&record).unwrap();
+    assert_eq!(restored.state(), engine.state());
+}

@@ -129,22 +129,65 @@ impl SeasonalProfile {
     }
 }
 
-/// Returns the summed weights of the hours in `[from, to)`, counting a partial hour
-/// by its fraction.
-fn weight_between(weights: &[Decimal], from: DateTime<Utc>, to: DateTime<Utc>) -> Decimal {
-    let mut total = Decimal::ZERO;
-    let mut cursor = from;
-    while cursor < to {
-        let next = (hour_start(cursor) + Duration::hours(1)).min(to);
-        let seconds = (next - cursor).num_seconds();
-        total += if seconds == 3600 {
-            weights[hour_of_week(cursor)]
-        } else {
-            weights[hour_of_week(cursor)] * Decimal::from(seconds) / Decimal::from(3600)
-        };
-        cursor = next;
+/// Hour-of-week weights with their prefix sums, so the weight of any span costs
+/// a few additions instead of one per hour.
+struct WeekWeights {
+    weights: Vec<Decimal>,
+    /// `prefix[i]` is the sum of `weights[..i]`.
+    prefix: Vec<Decimal>,
+}
+
+impl WeekWeights {
+    fn new(weights: Vec<Decimal>) -> WeekWeights {
+        let mut prefix = Vec::with_capacity(weights.len() + 1);
+        let mut sum = Decimal::ZERO;
+        prefix.push(sum);
+        for weight in &weights {
+            sum += *weight;
+            prefix.push(sum);
+        }
+        WeekWeights { weights, prefix }
     }
-    total
+
+    /// Returns the summed weights of `count` whole hours starting at hour-of-week `slot`.
+    fn whole_hours(&self, slot: usize, count: i64) -> Decimal {
+        let week = self.prefix[HOURS_PER_WEEK];
+        let full_weeks = Decimal::from(count / HOURS_PER_WEEK as i64);
+        let rest = (count % HOURS_PER_WEEK as i64) as usize;
+        let end = slot + rest;
+        let partial = if end <= HOURS_PER_WEEK {
+            self.prefix[end] - self.prefix[slot]
+        } else {
+            (week - self.prefix[slot]) + self.prefix[end - HOURS_PER_WEEK]
+        };
+        full_weeks * week + partial
+    }
+
+    /// Returns the summed weights of the hours in `[from, to)`, counting a partial
+    /// hour by its fraction.
+    fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Decimal {
+        if from >= to {
+            return Decimal::ZERO;
+        }
+        let portion = |start: DateTime<Utc>, end: DateTime<Utc>| {
+            self.weights[hour_of_week(start)] * Decimal::from((end - start).num_seconds()) / Decimal::from(3600)
+        };
+
+        let first_boundary = hour_start(from) + Duration::hours(1);
+        if to <= first_boundary {
+            return portion(from, to);
+        }
+        let head = if from == hour_start(from) {
+            Decimal::ZERO
+        } else {
+            portion(from, first_boundary)
+        };
+        let whole_start = if from == hour_start(from) { from } else { first_boundary };
+        let last_boundary = hour_start(to);
+        let whole = self.whole_hours(hour_of_week(whole_start), (last_boundary - whole_start).num_hours());
+        let tail = portion(last_boundary, to);
+        head + whole + tail
+    }
 }
 
 /// Forecasts spend at `period_end` from `spent` between `rate_start` (the start of
@@ -170,13 +213,13 @@ pub fn forecast(
             high: spent,
         });
     }
-    let weights = profile.weights();
-    let elapsed_weight = weight_between(&weights, rate_start, now);
+    let weights = WeekWeights::new(profile.weights());
+    let elapsed_weight = weights.between(rate_start, now);
     if elapsed_weight <= Decimal::ZERO {
         return None;
     }
     let rate = spent / elapsed_weight;
-    let remaining = rate * weight_between(&weights, now, period_end);
+    let remaining = rate * weights.between(now, period_end);
 
     let hours = Decimal::from(run_rate.closed_hours.max(1));
     let spread = run_rate.coefficient_of_variation().unwrap_or(Decimal::ONE).max(Decimal::ONE);
@@ -198,5 +241,43 @@ pub fn z_for_confidence(confidence_pct: u32) -> Decimal {
         95..=98 => Decimal::new(1960, 3),
         90..=94 => Decimal::new(1645, 3),
         _ => Decimal::new(1282, 3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    /// Sums the weights hour by hour, the slow way the prefix sums replace.
+    fn weight_by_hour(weights: &[Decimal], from: DateTime<Utc>, to: DateTime<Utc>) -> Decimal {
+        let mut total = Decimal::ZERO;
+        let mut cursor = from;
+        while cursor < to {
+            let next = (hour_start(cursor) + Duration::hours(1)).min(to);
+            total += weights[hour_of_week(cursor)] * Decimal::from((next - cursor).num_seconds()) / Decimal::from(3600);
+            cursor = next;
+        }
+        total
+    }
+
+    #[test]
+    fn span_weights_match_hour_by_hour_sum() {
+        let weights: Vec<Decimal> = (0..HOURS_PER_WEEK).map(|slot| Decimal::from(1 + slot % 7) / Decimal::from(4)).collect();
+        let week = WeekWeights::new(weights.clone());
+        let spans = [
+            ("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z"),
+            ("2026-05-01T10:20:00Z", "2026-05-01T10:50:00Z"),
+            ("2026-05-01T10:20:00Z", "2026-05-01T11:00:00Z"),
+            ("2026-05-03T23:59:00Z", "2026-05-19T07:30:00Z"),
+            ("2026-05-04T00:00:00Z", "2026-05-11T00:00:00Z"),
+            ("2026-05-04T05:00:00Z", "2026-05-04T05:00:00Z"),
+        ];
+        for (from, to) in spans {
+            assert_eq!(week.between(utc(from), utc(to)), weight_by_hour(&weights, utc(from), utc(to)), "{from} to {to}");
+        }
     }
 }
