@@ -17,6 +17,9 @@ pub struct InputLine {
 }
 
 /// Calls `handle` for every non-blank line of every file in order; `-` reads standard input.
+///
+/// Bytes that are not UTF-8 are replaced by U+FFFD, so such a line fails to decode
+/// as an event and is reported instead of stopping the run.
 pub fn for_each_line(paths: &[PathBuf], mut handle: impl FnMut(InputLine) -> anyhow::Result<()>) -> anyhow::Result<()> {
     for path in paths {
         let reader: Box<dyn BufRead> = if path == Path::new("-") {
@@ -25,17 +28,53 @@ pub fn for_each_line(paths: &[PathBuf], mut handle: impl FnMut(InputLine) -> any
             let file = File::open(path).with_context(|| format!("cannot open events file {}", path.display()))?;
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
-        for (index, line) in reader.lines().enumerate() {
-            let text = line.with_context(|| format!("cannot read {} at line {}", path.display(), index + 1))?;
+        let mut lines = RawLines::new(reader);
+        while let Some((line_number, text)) = lines.next_line().with_context(|| format!("cannot read {}", path.display()))? {
             if text.trim().is_empty() {
                 continue;
             }
             handle(InputLine {
                 file: path.clone(),
-                line_number: index as u64 + 1,
+                line_number,
                 text,
             })?;
         }
     }
     Ok(())
+}
+
+/// Lines of a byte stream without their terminator (`\n` or `\r\n`) and without
+/// a UTF-8 byte order mark at the start.
+pub struct RawLines<R: BufRead> {
+    reader: R,
+    buffer: Vec<u8>,
+    line_number: u64,
+}
+
+impl<R: BufRead> RawLines<R> {
+    /// Wraps a reader.
+    pub fn new(reader: R) -> Self {
+        RawLines {
+            reader,
+            buffer: Vec::new(),
+            line_number: 0,
+        }
+    }
+
+    /// Returns the next line with its 1-based number, or `None` at the end.
+    pub fn next_line(&mut self) -> io::Result<Option<(u64, String)>> {
+        self.buffer.clear();
+        if self.reader.read_until(b'\n', &mut self.buffer)? == 0 {
+            return Ok(None);
+        }
+        self.line_number += 1;
+
+        let mut bytes = self.buffer.as_slice();
+        if self.line_number == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        Ok(Some((self.line_number, String::from_utf8_lossy(bytes).into_owned())))
+    }
 }

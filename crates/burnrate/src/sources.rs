@@ -11,6 +11,8 @@ use burnrate_codec::decode_cloudevent;
 use burnrate_model::UsageEvent;
 use clap::ValueEnum;
 
+use crate::input::RawLines;
+
 /// The format of an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
@@ -65,8 +67,8 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
                 Box::new(BufReader::with_capacity(1 << 16, open()?))
             };
             let mut bytes_read = 0u64;
-            for (index, line) in reader.lines().enumerate() {
-                let line = line.with_context(|| format!("cannot read {} at line {}", path.display(), index + 1))?;
+            let mut lines = RawLines::new(reader);
+            while let Some((line_number, line)) = lines.next_line().with_context(|| format!("cannot read {}", path.display()))? {
                 bytes_read += line.len() as u64 + 1;
                 if line.trim().is_empty() {
                     continue;
@@ -74,7 +76,7 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
                 let event = decode_cloudevent(line.as_bytes()).map_err(|error| error.to_string());
                 handle(InputRecord {
                     file: path.to_owned(),
-                    position: index as u64 + 1,
+                    position: line_number,
                     raw: Some(line),
                     event,
                     bytes_read,

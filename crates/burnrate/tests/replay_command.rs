@@ -259,3 +259,47 @@ fn readme_configuration_example_is_valid() {
     let output = burnrate(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(output.status.success(), "README example rejected: {}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn byte_order_mark_and_invalid_utf8_lines() {
+    let directory = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(repository_root().join("examples/rating/events.jsonl")).unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(lines[0].as_bytes());
+    bytes.extend_from_slice(b"\r\n{\"specversion\": \"1.0\", \"id\": \"\xff\xfe\"}\r\n");
+    bytes.extend_from_slice(lines[1].as_bytes());
+    bytes.push(b'\n');
+    let events = directory.path().join("events.jsonl");
+    std::fs::write(&events, bytes).unwrap();
+
+    let out = directory.path().join("out");
+    let output = burnrate(&["replay", "--contracts", "examples/rating/contracts.jsonl", "--out", out.to_str().unwrap(), events.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dead = read_lines(&out.join("dead_letters.jsonl"));
+    assert_eq!(dead.len(), 1, "only the line with invalid UTF-8 is rejected: {dead:?}");
+    assert_eq!(dead[0]["line"], 2);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.lines().any(|line| line.contains("rated") && line.trim_end().ends_with(" 2")), "{summary}");
+
+    let rated = burnrate(&["rate", "--contracts", "examples/rating/contracts.jsonl", events.to_str().unwrap()]);
+    assert!(rated.status.success());
+    assert!(String::from_utf8_lossy(&rated.stderr).contains("rated 2 events, unrated 0, invalid 1"), "{}", String::from_utf8_lossy(&rated.stderr));
+}
+
+#[test]
+fn huge_unrated_quantities_do_not_panic() {
+    let directory = tempfile::tempdir().unwrap();
+    let events = directory.path().join("events.jsonl");
+    let line = |id: &str| format!(r#"{{"specversion": "1.0", "id": "{id}", "source": "openai", "type": "burnrate.usage", "time": "2026-05-06T10:00:00Z", "subject": "acme", "data": {{"meter": "images", "quantity": "50000000000000000000000000000"}}}}"#);
+    std::fs::write(&events, format!("{}\n{}\n", line("h1"), line("h2"))).unwrap();
+
+    let rated = burnrate(&["rate", "--contracts", "examples/rating/contracts.jsonl", "--totals", events.to_str().unwrap()]);
+    assert!(rated.status.success(), "{}", String::from_utf8_lossy(&rated.stderr));
+    assert!(String::from_utf8_lossy(&rated.stdout).contains(r#""status":"overflow""#));
+
+    let out = directory.path().join("out");
+    let replayed = burnrate(&["replay", "--contracts", "examples/rating/contracts.jsonl", "--out", out.to_str().unwrap(), events.to_str().unwrap()]);
+    assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
+    assert_eq!(read_lines(&out.join("unrated.jsonl")).len(), 2);
+}

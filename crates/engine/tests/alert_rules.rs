@@ -297,3 +297,18 @@ fn forecast_rate_starts_at_first_spend() {
     assert!(forecast > dec("550"), "forecast {forecast}");
     assert!(forecast < dec("600"), "forecast {forecast}");
 }
+
+#[test]
+fn used_up_pool_alerts_at_once() {
+    let prepaid = r#""prepaid": {"amount": "10", "starts": "2026-05-01T00:00:00Z", "ends": "2026-08-01T00:00:00Z"},"#;
+    let table = contract("[]", prepaid);
+    let mut engine = PartitionEngine::new(config());
+    let at = utc("2026-05-02T10:00:00Z");
+    let mut outputs = Vec::new();
+    feed(&mut engine, &table, &[usage("p1", at, "20", "search")], &mut outputs);
+    let fired = alerts(&outputs);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!(fired[0].kind, AlertKind::CommitmentExhaustion);
+    assert_eq!(fired[0].at, at);
+    assert_eq!(fired[0].expected_at, Some(at));
+}

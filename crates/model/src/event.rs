@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,12 @@ pub enum EventError {
     /// A required attribute is missing or empty.
     #[error("missing required field `{0}`")]
     Missing(&'static str),
+    /// The event time is outside the years burnrate accepts.
+    #[error("time {time} is outside the supported range 1970-01-01 to 2199-12-31; check the timestamp's year")]
+    TimeOutOfRange {
+        /// The time as given.
+        time: DateTime<Utc>,
+    },
     /// A plain usage event carries a negative quantity.
     #[error("negative quantity {quantity} in a usage event; send negative quantities as type \"burnrate.usage.correction\"")]
     NegativeUsage {
@@ -86,6 +92,13 @@ impl UsageEvent {
             if value.is_empty() {
                 return Err(EventError::Missing(field));
             }
+        }
+
+        // Billing periods and windows are computed for any of these years; times far
+        // outside them are typos that would move the watermark by centuries.
+        let year = self.time.year();
+        if !(1970..2200).contains(&year) {
+            return Err(EventError::TimeOutOfRange { time: self.time });
         }
 
         if self.kind == EventKind::Usage && self.quantity.is_sign_negative() && !self.quantity.is_zero() {

@@ -1,5 +1,6 @@
 //! `burnrate check-config`: load a configuration file and report every problem.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -37,9 +38,11 @@ pub fn run(args: &CheckConfigArgs) -> anyhow::Result<()> {
             problems.join("\n  ")
         );
     }
+    let mut out = std::io::stdout().lock();
     match contracts {
-        Some(count) => println!("{}: valid ({count} contracts)", args.config.display()),
-        None => println!("{}: valid (no contracts file set)", args.config.display()),
+        Some(count) => writeln!(out, "{}: valid ({count} contracts)", args.config.display())?,
+        None => writeln!(out, "{}: valid (no contracts file set)", args.config.display())?,
     }
+    out.flush()?;
     Ok(())
 }

@@ -70,6 +70,30 @@ struct Total {
     cost: Decimal,
     prepaid_applied: Decimal,
     billed: Decimal,
+    /// Whether a sum left the decimal range; the line then carries no amounts.
+    overflow: bool,
+}
+
+impl Total {
+    /// Adds an event's figures, marking the total as overflowed instead of wrapping.
+    fn add(&mut self, quantity: Decimal, cost: Decimal, prepaid_applied: Decimal, billed: Decimal) {
+        self.events += 1;
+        let sums = (
+            self.quantity.checked_add(quantity),
+            self.cost.checked_add(cost),
+            self.prepaid_applied.checked_add(prepaid_applied),
+            self.billed.checked_add(billed),
+        );
+        match sums {
+            (Some(quantity), Some(cost), Some(prepaid_applied), Some(billed)) => {
+                self.quantity = quantity;
+                self.cost = cost;
+                self.prepaid_applied = prepaid_applied;
+                self.billed = billed;
+            }
+            _ => self.overflow = true,
+        }
+    }
 }
 
 /// Counts for the summary on standard error.
@@ -131,11 +155,7 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
                     let total = totals.entry(key).or_default();
                     total.period_end = Some(charge.period.end);
                     total.currency = Some(charge.contract.currency.code().to_owned());
-                    total.events += 1;
-                    total.quantity += event.quantity;
-                    total.cost += charge.cost;
-                    total.prepaid_applied += charge.prepaid_applied;
-                    total.billed += charge.billed;
+                    total.add(event.quantity, charge.cost, charge.prepaid_applied, charge.billed);
                 } else {
                     let line = EventLine {
                         event_id: Some(&event.id),
@@ -165,8 +185,7 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
                         unrated_reason: Some(reason.code()),
                     };
                     let total = totals.entry(key).or_default();
-                    total.events += 1;
-                    total.quantity += event.quantity;
+                    total.add(event.quantity, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
                 } else {
                     write_unrated_line(&mut out, &event, &reason)?;
                 }
@@ -212,7 +231,7 @@ struct TotalLine<'a> {
     period_start: Option<String>,
     period_end: Option<String>,
     events: u64,
-    quantity: String,
+    quantity: Option<String>,
     cost: Option<String>,
     prepaid_applied: Option<String>,
     billed: Option<String>,
@@ -225,7 +244,12 @@ struct TotalLine<'a> {
 fn total_line<'a>(key: &'a TotalKey, total: &'a Total) -> TotalLine<'a> {
     let time = |instant: Option<DateTime<Utc>>| instant.map(|instant| instant.to_rfc3339_opts(SecondsFormat::AutoSi, true));
     let rated = key.contract_id.is_some();
-    let amount = |value: Decimal| rated.then(|| format_decimal(value));
+    let amount = |value: Decimal| (rated && !total.overflow).then(|| format_decimal(value));
+    let status = match (total.overflow, rated) {
+        (true, _) => "overflow",
+        (false, true) => "rated",
+        (false, false) => "unrated",
+    };
     TotalLine {
         account: &key.account,
         contract_id: key.contract_id.as_deref(),
@@ -233,13 +257,13 @@ fn total_line<'a>(key: &'a TotalKey, total: &'a Total) -> TotalLine<'a> {
         period_start: time(key.period_start),
         period_end: time(total.period_end),
         events: total.events,
-        quantity: format_decimal(total.quantity),
+        quantity: (!total.overflow).then(|| format_decimal(total.quantity)),
         cost: amount(total.cost),
         prepaid_applied: amount(total.prepaid_applied),
         billed: amount(total.billed),
         currency: total.currency.as_deref(),
-        status: if rated { "rated" } else { "unrated" },
-        reason: key.unrated_reason,
+        status,
+        reason: if total.overflow { Some("a sum exceeds the decimal range (about 7.9e28)") } else { key.unrated_reason },
     }
 }
 

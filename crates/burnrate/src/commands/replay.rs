@@ -83,6 +83,8 @@ struct UnratedLine {
 /// Spend per account and currency from billing-period aggregates, for the summary.
 #[derive(Debug, Default)]
 struct AccountSpend {
+    /// Whether a sum left the decimal range; the summary then shows no amounts.
+    overflow: bool,
     cost: Decimal,
     prepaid_applied: Decimal,
     billed: Decimal,
@@ -165,7 +167,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
 
     replay.finish()?;
-    replay.print_summary(&args.out);
+    replay.print_summary(&mut std::io::stdout().lock(), &args.out)?;
     Ok(())
 }
 
@@ -279,22 +281,34 @@ impl Replay {
             .spend
             .entry((aggregate.account.clone(), aggregate.currency.clone()))
             .or_default();
-        spend.cost += aggregate.cost;
-        spend.prepaid_applied += aggregate.prepaid_applied;
-        spend.billed += aggregate.billed;
+        let sums = (
+            spend.cost.checked_add(aggregate.cost),
+            spend.prepaid_applied.checked_add(aggregate.prepaid_applied),
+            spend.billed.checked_add(aggregate.billed),
+        );
+        match sums {
+            (Some(cost), Some(prepaid_applied), Some(billed)) => {
+                spend.cost = cost;
+                spend.prepaid_applied = prepaid_applied;
+                spend.billed = billed;
+            }
+            _ => spend.overflow = true,
+        }
     }
 
-    fn print_summary(&self, out: &Path) {
+    /// Writes the alerts, the counts and spend per account to `out`.
+    fn print_summary(&self, out: &mut impl Write, directory: &Path) -> std::io::Result<()> {
         if !self.alerts.is_empty() {
-            println!("alerts");
+            writeln!(out, "alerts")?;
             for alert in &self.alerts {
                 let status = match alert.status {
                     AlertStatus::Firing => "FIRING",
                     AlertStatus::Resolved => "resolved",
                 };
-                println!("  {} {status:<8} {:<8} {}", alert.at.format("%Y-%m-%d %H:%M"), format!("{:?}", alert.severity).to_lowercase(), alert.summary);
+                let severity = format!("{:?}", alert.severity).to_lowercase();
+                writeln!(out, "  {} {status:<8} {severity:<8} {}", alert.at.format("%Y-%m-%d %H:%M"), alert.summary)?;
             }
-            println!();
+            writeln!(out)?;
         }
 
         let mut totals = Counters::default();
@@ -310,7 +324,8 @@ impl Replay {
             totals.alerts += counters.alerts;
         }
 
-        println!("replay summary ({} partition{})", self.engines.len(), if self.engines.len() == 1 { "" } else { "s" });
+        let plural = if self.engines.len() == 1 { "" } else { "s" };
+        writeln!(out, "replay summary ({} partition{plural})", self.engines.len())?;
         let rows = [
             ("events read", totals.events + self.invalid),
             ("invalid (dead-lettered)", self.invalid),
@@ -319,26 +334,29 @@ impl Replay {
             ("duplicates", totals.duplicates),
             ("late", totals.late),
             ("corrections emitted", totals.corrections),
-            ("beyond retention (dead-lettered)", totals.dead_lettered),
+            ("dead-lettered by the engine", totals.dead_lettered),
             ("alerts (firing and resolved)", totals.alerts),
         ];
         for (label, value) in rows {
-            println!("  {label:<34} {value:>12}");
+            writeln!(out, "  {label:<34} {value:>12}")?;
         }
 
-        println!();
-        println!("spend per account (billing periods, corrections included)");
-        println!("  {:<16} {:<9} {:>20} {:>20} {:>20}", "account", "currency", "cost", "prepaid applied", "billed");
+        writeln!(out)?;
+        writeln!(out, "spend per account (billing periods, corrections included)")?;
+        writeln!(out, "  {:<16} {:<9} {:>20} {:>20} {:>20}", "account", "currency", "cost", "prepaid applied", "billed")?;
         for ((account, currency), spend) in &self.spend {
-            println!(
+            let amount = |value: Decimal| if spend.overflow { "overflow".to_owned() } else { format_decimal(value) };
+            writeln!(
+                out,
                 "  {account:<16} {currency:<9} {:>20} {:>20} {:>20}",
-                format_decimal(spend.cost),
-                format_decimal(spend.prepaid_applied),
-                format_decimal(spend.billed)
-            );
+                amount(spend.cost),
+                amount(spend.prepaid_applied),
+                amount(spend.billed)
+            )?;
         }
-        println!();
-        println!("outputs in {}", out.display());
+        writeln!(out)?;
+        writeln!(out, "outputs in {}", directory.display())?;
+        out.flush()
     }
 }
 

@@ -79,7 +79,7 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         // detector has already judged the earlier hour.
         Some(_) => {}
     }
-    track.bucket_spend += charge.cost;
+    track.bucket_spend = track.bucket_spend.saturating_add(charge.cost);
     add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
     book.dirty.anomalies.insert(key.clone());
 
@@ -173,7 +173,8 @@ fn anomaly_alert(
     summary: String,
 ) -> Alert {
     let (account, vendor, meter) = key;
-    let severity = if firing.observed >= firing.baseline * Decimal::TEN && firing.baseline > Decimal::ZERO {
+    let ten_times_baseline = firing.baseline.checked_mul(Decimal::TEN).unwrap_or(Decimal::MAX);
+    let severity = if firing.observed >= ten_times_baseline && firing.baseline > Decimal::ZERO {
         Severity::Critical
     } else {
         Severity::Warning

@@ -94,7 +94,7 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         track.amount = budget.amount;
         track.scope = budget.scope.clone();
         track.scope.insert("budget".to_owned(), budget.id.clone());
-        track.spent += charge.cost;
+        track.spent = track.spent.saturating_add(charge.cost);
         add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
         track.first = Some(track.first.map_or(event.time, |first| first.min(event.time)));
         let latest = track.latest.map_or(event.time, |latest| latest.max(event.time));
@@ -146,7 +146,11 @@ fn forecast_key(track: &BudgetTrack, contract_id: &str, budget_id: &str) -> Stri
 
 fn check_thresholds(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: &Contract, budget: &Budget, at: DateTime<Utc>, alerts: &mut Vec<Alert>) {
     for threshold in &budget.thresholds_pct {
-        let reached = track.spent * Decimal::ONE_HUNDRED >= budget.amount * Decimal::from(*threshold);
+        let reached = match (track.spent.checked_mul(Decimal::ONE_HUNDRED), budget.amount.checked_mul(Decimal::from(*threshold))) {
+            (Some(spent_pct), Some(limit)) => spent_pct >= limit,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
         if !reached || track.fired_thresholds.contains(threshold) {
             continue;
         }

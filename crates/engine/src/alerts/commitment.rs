@@ -59,8 +59,11 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
     book.dirty.pools.insert(key.clone());
 
+    // A pool that has just run out is reported at once; otherwise the forecast is
+    // evaluated once per hour of event time.
+    let used_up = track.charged >= track.amount && !track.fired;
     let hour = latest.duration_trunc(Duration::hours(1)).unwrap_or(latest);
-    if track.evaluated_hour == Some(hour) {
+    if track.evaluated_hour == Some(hour) && !used_up {
         return;
     }
     track.evaluated_hour = Some(hour);
@@ -82,15 +85,15 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
 /// charge, or `None` before there is enough history or any spend.
 fn expected_exhaustion(track: &PoolTrack, now: DateTime<Utc>, min_elapsed: Duration) -> Option<DateTime<Utc>> {
     let first = track.first_charge?;
-    let elapsed = now - first;
-    if elapsed < min_elapsed || elapsed <= Duration::zero() || track.charged <= Decimal::ZERO {
-        return None;
-    }
     let remaining = track.amount - track.charged;
     if remaining <= Decimal::ZERO {
         return Some(now);
     }
-    let seconds_left = remaining * Decimal::from(elapsed.num_seconds()) / track.charged;
+    let elapsed = now - first;
+    if elapsed < min_elapsed || elapsed <= Duration::zero() || track.charged <= Decimal::ZERO {
+        return None;
+    }
+    let seconds_left = remaining.checked_mul(Decimal::from(elapsed.num_seconds()))?.checked_div(track.charged)?;
     let seconds_left = seconds_left.round().to_i64()?;
     now.checked_add_signed(Duration::try_seconds(seconds_left)?)
 }
@@ -110,11 +113,12 @@ fn evaluate(track: &mut PoolTrack, context: &RuleContext<'_>, contract_id: &str,
         let when = expected.map(key_time).unwrap_or_default();
         let summary = if track.charged >= track.amount {
             format!(
-                "prepaid pool of account {:?} ({} {}) is used up: {} charged against it; further usage is billed",
+                "prepaid pool of account {:?} ({} {}) is used up: usage since it started costs {} {}, and what exceeds the pool is billed",
                 track.account,
                 track.amount,
                 track.currency,
-                track.charged.round_dp(2)
+                track.charged.round_dp(2),
+                track.currency
             )
         } else {
             format!(

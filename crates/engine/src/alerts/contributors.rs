@@ -19,7 +19,8 @@ pub fn add_to_breakdown(breakdown: &mut Breakdown, dimensions: &BTreeMap<String,
     for dimension in CONTRIBUTOR_DIMENSIONS {
         let value = if dimension == "model" { product } else { dimensions.get(dimension).map(String::as_str) };
         if let Some(value) = value {
-            *breakdown.entry((dimension.to_owned(), value.to_owned())).or_default() += cost;
+            let entry = breakdown.entry((dimension.to_owned(), value.to_owned())).or_default();
+            *entry = entry.saturating_add(cost);
         }
     }
 }

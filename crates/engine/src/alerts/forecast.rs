@@ -81,20 +81,22 @@ impl RunRate {
             // Spend for an earlier hour (out of order) counts towards the open one.
             Some(_) => {}
         }
-        self.open_hour_spend += spend;
+        self.open_hour_spend = self.open_hour_spend.saturating_add(spend);
     }
 
     fn close_hour(&mut self, hour: i64, profile: &mut SeasonalProfile) {
         let spend = self.open_hour_spend;
         self.closed_hours += 1;
         let count = Decimal::from(self.closed_hours);
-        let delta = spend - self.mean;
-        self.mean += delta / count;
-        self.squared_deviations += delta * (spend - self.mean);
+        let delta = spend.saturating_sub(self.mean);
+        self.mean = self.mean.saturating_add(delta / count);
+        self.squared_deviations = self
+            .squared_deviations
+            .saturating_add(delta.saturating_mul(spend.saturating_sub(self.mean)));
 
         if let Some(time) = DateTime::from_timestamp(hour, 0) {
             let slot = &mut profile.slots[hour_of_week(time)];
-            slot.0 += spend;
+            slot.0 = slot.0.saturating_add(spend);
             slot.1 += 1;
         }
     }
@@ -218,18 +220,19 @@ pub fn forecast(
     if elapsed_weight <= Decimal::ZERO {
         return None;
     }
-    let rate = spent / elapsed_weight;
-    let remaining = rate * weights.between(now, period_end);
+    let rate = spent.checked_div(elapsed_weight)?;
+    let remaining = rate.checked_mul(weights.between(now, period_end))?;
 
     let hours = Decimal::from(run_rate.closed_hours.max(1));
     let spread = run_rate.coefficient_of_variation().unwrap_or(Decimal::ONE).max(Decimal::ONE);
     let relative_half_width = z * spread / hours.sqrt().unwrap_or(Decimal::ONE);
-    let half_width = remaining * relative_half_width;
+    let half_width = remaining.checked_mul(relative_half_width)?;
+    let point = spent.checked_add(remaining)?;
 
     Some(Forecast {
-        point: spent + remaining,
-        low: spent + (remaining - half_width).max(Decimal::ZERO),
-        high: spent + remaining + half_width,
+        point,
+        low: spent.checked_add((remaining - half_width).max(Decimal::ZERO))?,
+        high: point.checked_add(half_width)?,
     })
 }
 

@@ -37,6 +37,9 @@ pub type PoolTrackKey = (String, DateTime<Utc>);
 pub type UnratedKey = (String, String, String, String);
 
 /// The alert state of one partition.
+///
+/// Its running figures saturate at the decimal range instead of failing: they only
+/// decide and describe alerts, while billed totals are checked in the aggregates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AlertBook {
     /// Budget spend, thresholds and forecast per (contract, budget).

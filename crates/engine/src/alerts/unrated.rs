@@ -49,7 +49,7 @@ pub(super) fn on_unrated(book: &mut AlertBook, context: &RuleContext<'_>, event:
         _ => {}
     }
     track.month = Some(month);
-    track.quantity += event.quantity;
+    track.quantity = track.quantity.saturating_add(event.quantity);
     track.events += 1;
     track.reason = reason.to_string();
     book.dirty.unrated.insert(key.clone());
