@@ -63,9 +63,7 @@ impl BurnrateConfig {
         if let Err(found) = self.processing.validate() {
             problems.extend(found.iter().map(ToString::to_string));
         }
-        if let Err(found) = self.alerts.anomaly.validate() {
-            problems.extend(found.iter().map(|problem| format!("alerts.{problem}")));
-        }
+        problems.extend(self.alerts.validate());
         problems
     }
 }

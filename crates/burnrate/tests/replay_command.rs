@@ -303,3 +303,22 @@ fn huge_unrated_quantities_do_not_panic() {
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     assert_eq!(read_lines(&out.join("unrated.jsonl")).len(), 2);
 }
+
+#[test]
+fn alert_and_dimension_settings_are_checked() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("burnrate.toml");
+    std::fs::write(
+        &config,
+        "[processing]\ndimensions = [\"team\", \"team\", \"\"]\n\n[alerts]\nforecast_confidence_pct = 85\nrunbook_url_template = \"https://runbooks.example.com/{nope}\"\n",
+    )
+    .unwrap();
+    let output = burnrate(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("4 problems"), "{stderr}");
+    assert!(stderr.contains("lists \"team\" twice"), "{stderr}");
+    assert!(stderr.contains("contains an empty name"), "{stderr}");
+    assert!(stderr.contains("forecast_confidence_pct: 85"), "{stderr}");
+    assert!(stderr.contains("unknown placeholder"), "{stderr}");
+}

@@ -142,6 +142,17 @@ fn required(value: Option<Cow<'_, str>>, field: &'static str) -> Result<String, 
 fn parse_event_time(text: &str) -> Result<DateTime<Utc>, DecodeError> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
+        // chrono keeps a leap second (23:59:60) as a nanosecond count past 10⁹, which
+        // UTC windows and local billing periods would place on different days; the
+        // last instant of the minute stands in for it.
+        .map(|time| {
+            use chrono::Timelike;
+            if time.nanosecond() >= 1_000_000_000 {
+                time.with_nanosecond(999_999_999).unwrap_or(time)
+            } else {
+                time
+            }
+        })
         .map_err(|error| DecodeError::Invalid {
             field: "time",
             value: text.to_owned(),

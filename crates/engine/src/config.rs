@@ -60,6 +60,17 @@ impl Default for ProcessingConfig {
     }
 }
 
+/// Formats a span the way it is configured: whole days as `62d`, else humantime's form.
+pub fn format_span(span: Duration) -> String {
+    const DAY: u64 = 24 * 60 * 60;
+    let seconds = span.as_secs();
+    if span.subsec_nanos() == 0 && seconds > 0 && seconds % DAY == 0 {
+        format!("{}d", seconds / DAY)
+    } else {
+        humantime::format_duration(span).to_string()
+    }
+}
+
 /// A setting that cannot work, with the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("processing.{setting}: {problem}")]
@@ -80,13 +91,26 @@ impl ProcessingConfig {
                 problem: "\"period\" is always aggregated; list only minute, hour or day".to_owned(),
             });
         }
+        for (index, name) in self.dimensions.iter().enumerate() {
+            if name.trim().is_empty() {
+                problems.push(ConfigError {
+                    setting: "dimensions",
+                    problem: "contains an empty name; list dimension names such as \"team\"".to_owned(),
+                });
+            } else if self.dimensions[..index].contains(name) {
+                problems.push(ConfigError {
+                    setting: "dimensions",
+                    problem: format!("lists {name:?} twice"),
+                });
+            }
+        }
         if self.dedup_horizon > self.retention {
             problems.push(ConfigError {
                 setting: "dedup_horizon",
                 problem: format!(
                     "{} is longer than retention {}; ids of events older than retention are never needed",
-                    humantime::format_duration(self.dedup_horizon),
-                    humantime::format_duration(self.retention)
+                    format_span(self.dedup_horizon),
+                    format_span(self.retention)
                 ),
             });
         }

@@ -190,7 +190,7 @@ impl PartitionEngine {
                     event.time.to_rfc3339(),
                     horizon.to_rfc3339(),
                     watermark.to_rfc3339(),
-                    humantime::format_duration(self.config.retention)
+                    crate::config::format_span(self.config.retention)
                 );
                 outputs.push(EngineOutput::DeadLetter { event, offset, reason });
                 return;
@@ -279,7 +279,6 @@ impl PartitionEngine {
     /// Adds a rated event to its windows and period; returns false when it was
     /// dead-lettered instead.
     fn count_rated(&mut self, event: &UsageEvent, charge: &Charge, offset: i64, outputs: &mut Vec<EngineOutput>) -> bool {
-        self.state.counters.rated += 1;
         self.mark_rating_dirty(event, charge);
 
         let contract = &charge.contract;
@@ -326,6 +325,7 @@ impl PartitionEngine {
             return false;
         }
 
+        self.state.counters.rated += 1;
         let mut late = false;
         for window in windows {
             if self.is_closed(window.end) {

@@ -57,7 +57,8 @@ pub struct Counters {
     pub duplicates: u64,
     /// Events that arrived after one of their windows had closed.
     pub late: u64,
-    /// Events older than the retention horizon, sent to dead letters.
+    /// Events sent to dead letters: older than the retention horizon, or with totals
+    /// beyond the decimal range.
     pub dead_lettered: u64,
     /// Correction aggregates emitted.
     pub corrections: u64,

@@ -5,6 +5,7 @@
 //! id, and the caller decides whether to start.
 
 use serde_json::Value;
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::contract::{Contract, ContractSpec};
@@ -55,6 +56,7 @@ pub fn parse_contracts_jsonl(text: &str) -> Result<Vec<Contract>, Vec<ContractLo
 /// Numbers keep their source text, so `unit_price: 0.0000025` is as exact as the
 /// quoted form.
 pub fn parse_contracts_yaml(text: &str) -> Result<Vec<Contract>, Vec<ContractLoadError>> {
+    reject_aliases(text)?;
     let documents = YamlLoader::load_from_str(text).map_err(|error| {
         vec![ContractLoadError {
             location: format!("line {}", error.marker().line()),
@@ -89,6 +91,30 @@ pub fn parse_contracts_yaml(text: &str) -> Result<Vec<Contract>, Vec<ContractLoa
         }
     }
     finish(contracts, errors)
+}
+
+/// Rejects YAML aliases before loading, because the loader expands them and a few
+/// nested aliases can grow into gigabytes (the "billion laughs" document).
+fn reject_aliases(text: &str) -> Result<(), Vec<ContractLoadError>> {
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => return Ok(()),
+            Ok((Event::Alias(_), marker)) => {
+                return Err(vec![ContractLoadError {
+                    location: format!("line {}", marker.line()),
+                    message: "YAML aliases (*name) are not supported in contracts; write the value out".to_owned(),
+                }])
+            }
+            Ok(_) => {}
+            Err(error) => {
+                return Err(vec![ContractLoadError {
+                    location: format!("line {}", error.marker().line()),
+                    message: format!("invalid YAML: {error}"),
+                }])
+            }
+        }
+    }
 }
 
 fn finish(contracts: Vec<Contract>, mut errors: Vec<ContractLoadError>) -> Result<Vec<Contract>, Vec<ContractLoadError>> {

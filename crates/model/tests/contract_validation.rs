@@ -191,3 +191,12 @@ fn spec_round_trip_is_identity() {
     let again = Contract::from_spec(serde_json::from_str(&serde_json::to_string(&contract.to_spec()).unwrap()).unwrap()).unwrap();
     assert_eq!(again, contract);
 }
+
+#[test]
+fn yaml_aliases_are_rejected_before_expansion() {
+    let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+    let errors = parse_contracts_yaml(bomb).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].message.contains("aliases"), "{errors:?}");
+    assert_eq!(errors[0].location, "line 2");
+}

@@ -25,7 +25,8 @@ pub struct DetectArgs {
 pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
     let path = &args.series;
     let file = File::open(path).with_context(|| format!("cannot open series file {}", path.display()))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(file);
+    // Rows with the wrong number of fields are reported and skipped, not fatal.
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(file);
     let mut detector = SpendAnomalyDetector::new(AnomalyConfig::default());
 
     let stdout = io::stdout();
@@ -34,10 +35,17 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
 
     let mut previous: Option<DateTime<Utc>> = None;
     let mut skipped = 0u64;
-    for record in reader.records() {
+    for (index, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("{}: invalid CSV", path.display()))?;
         // The file line where the row starts. The header is line 1.
         let line = record.position().map_or(0, |position| position.line());
+        if index == 0 {
+            // The first row is the header unless it is already data.
+            if parse_row(&record).is_err() {
+                continue;
+            }
+            eprintln!("{}: line 1 is data, not a timestamp,value header; scoring it", path.display());
+        }
         let row = match parse_row(&record) {
             Ok(row) => row,
             Err(problem) => {
@@ -78,6 +86,7 @@ fn parse_row(record: &csv::StringRecord) -> anyhow::Result<(&str, DateTime<Utc>,
     let timestamp = parse_timestamp(timestamp_text)
         .with_context(|| format!("invalid timestamp {timestamp_text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS"))?;
     let value = parse_value(value_text).with_context(|| format!("invalid value {value_text:?}"))?;
+    anyhow::ensure!(value.abs() <= 1e100, "value {value_text} is beyond the detector's range of ±1e100");
     Ok((timestamp_text, timestamp, value_text, value))
 }
 

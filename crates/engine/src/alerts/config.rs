@@ -57,6 +57,29 @@ impl Default for AlertConfig {
 }
 
 impl AlertConfig {
+    /// Lists every setting that cannot work, each naming the setting and the fix.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if ![80, 90, 95, 99].contains(&self.forecast_confidence_pct) {
+            problems.push(format!(
+                "alerts.forecast_confidence_pct: {} is not supported; use 80, 90, 95 or 99",
+                self.forecast_confidence_pct
+            ));
+        }
+        if let Some(template) = &self.runbook_url_template {
+            let rest = template.replace("{kind}", "").replace("{account}", "").replace("{key}", "");
+            if rest.contains('{') || rest.contains('}') {
+                problems.push(format!(
+                    "alerts.runbook_url_template: {template:?} has an unknown placeholder; use {{kind}}, {{account}} or {{key}}"
+                ));
+            }
+        }
+        if let Err(found) = self.anomaly.validate() {
+            problems.extend(found.iter().map(|problem| format!("alerts.{problem}")));
+        }
+        problems
+    }
+
     /// Returns the runbook link for an alert, if a template is set.
     pub fn runbook_url(&self, kind: &str, account: &str, key: &str) -> Option<String> {
         self.runbook_url_template.as_ref().map(|template| {
