@@ -201,9 +201,15 @@ fn describe_json_error(bytes: &[u8]) -> DecodeError {
         },
         Err(error) => {
             let path = error.path().to_string();
+            // serde names our private structs; say what the field must be instead.
+            let message = error
+                .into_inner()
+                .to_string()
+                .replace("struct RawEvent", "a CloudEvents JSON object")
+                .replace("struct RawData", "an object with meter and quantity");
             DecodeError::Json {
                 field: if path == "." { "(record)".to_owned() } else { path },
-                message: error.into_inner().to_string(),
+                message,
             }
         }
     }
@@ -350,6 +356,23 @@ mod tests {
 
         let error = decode_cloudevent(b"{not json").unwrap_err();
         assert!(matches!(error, DecodeError::Json { .. }), "{error}");
+    }
+
+    #[test]
+    fn wrong_shapes_name_what_is_expected() {
+        let error = decode_cloudevent(b"\"text\"").unwrap_err().to_string();
+        assert!(error.contains("a CloudEvents JSON object"), "{error}");
+        let record = EXAMPLE.replace(r#""data": {"meter""#, r#""data": [], "ignored": {"meter""#);
+        let error = decode_cloudevent(record.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("an object with meter and quantity"), "{error}");
+        assert!(!error.contains("Raw"), "{error}");
+    }
+
+    #[test]
+    fn leap_second_is_last_instant_of_minute() {
+        let record = EXAMPLE.replace("2026-05-06T10:00:00Z", "2016-12-31T23:59:60Z");
+        let event = decode_cloudevent(record.as_bytes()).unwrap();
+        assert_eq!(event.time.to_rfc3339(), "2016-12-31T23:59:59.999999999+00:00");
     }
 
     #[test]
