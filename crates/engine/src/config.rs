@@ -64,7 +64,7 @@ impl Default for ProcessingConfig {
 pub fn format_span(span: Duration) -> String {
     const DAY: u64 = 24 * 60 * 60;
     let seconds = span.as_secs();
-    if span.subsec_nanos() == 0 && seconds > 0 && seconds % DAY == 0 {
+    if span.subsec_nanos() == 0 && seconds > 0 && seconds.is_multiple_of(DAY) {
         format!("{}d", seconds / DAY)
     } else {
         humantime::format_duration(span).to_string()
