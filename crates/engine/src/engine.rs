@@ -304,13 +304,12 @@ impl PartitionEngine {
             end: charge.period.end,
             start: charge.period.start,
         };
-        let period_key = (period, series.clone());
-        let period_before = self.state.periods.get(&period_key).copied().unwrap_or_default();
+        let period_before = self.state.periods.get(&period, &series).copied().unwrap_or_default();
         let fits = period_before.totals.checked_add(&delta).is_some()
             && windows.iter().all(|window| {
                 self.state
                     .windows
-                    .get(&(*window, series.clone()))
+                    .get(window, &series)
                     .is_none_or(|totals| totals.checked_add(&delta).is_some())
             });
         if !fits {
@@ -334,10 +333,11 @@ impl PartitionEngine {
                 self.state.counters.corrections += 1;
                 continue;
             }
-            let key = (window, series.clone());
-            let totals = self.state.windows.entry(key.clone()).or_default();
+            let totals = self.state.windows.get_or_default(window, &series);
             *totals = totals.checked_add(&delta).expect("checked above");
-            self.state.dirty.windows.insert(key);
+            if self.tracking_changes {
+                self.state.dirty.windows.insert((window, series.clone()));
+            }
         }
 
         let period_closed = period_before.final_emitted || self.is_closed(period.end);
@@ -353,8 +353,10 @@ impl PartitionEngine {
             let close_at = period.end + self.timing.allowed_lateness;
             self.next_period_close = Some(self.next_period_close.map_or(close_at, |next| next.min(close_at)));
         }
-        self.state.periods.insert(period_key.clone(), entry);
-        self.state.dirty.periods.insert(period_key);
+        self.state.periods.insert(period, series.clone(), entry);
+        if self.tracking_changes {
+            self.state.dirty.periods.insert((period, series));
+        }
 
         if late {
             self.state.counters.late += 1;
@@ -400,36 +402,41 @@ impl PartitionEngine {
 
     /// Emits and removes windows whose end is at or before `limit` (all when `None`).
     fn close_windows_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
-        while let Some(entry) = self.state.windows.first_entry() {
-            let (window, _) = entry.key();
+        while let Some(window) = self.state.windows.first_group().copied() {
             if limit.is_some_and(|limit| window.end > limit) {
                 break;
             }
-            let ((window, series), totals) = entry.remove_entry();
-            outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &totals, AggregateKind::Final));
-            self.state.dirty.windows.insert((window, series));
+            let Some((window, members)) = self.state.windows.pop_first_group() else { break };
+            for (series, totals) in members {
+                outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &totals, AggregateKind::Final));
+                if self.tracking_changes {
+                    self.state.dirty.windows.insert((window, series));
+                }
+            }
         }
     }
 
     /// Emits the finals of periods whose end is at or before `limit` (all when `None`)
     /// and keeps their totals for late corrections and alerts.
     fn close_periods_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
-        let mut closed = Vec::new();
-        for ((period, series), entry) in &self.state.periods {
+        let mut closed: Vec<(PeriodId, SeriesKey, SpendTotals)> = Vec::new();
+        for (period, members) in self.state.periods.groups_mut() {
             if limit.is_some_and(|limit| period.end > limit) {
                 break;
             }
-            if !entry.final_emitted {
-                closed.push(((*period, series.clone()), entry.totals));
-            }
-        }
-        for (key, totals) in closed {
-            let (period, series) = &key;
-            outputs.push(self.aggregate(series, WindowKind::Period, period.start, period.end, &totals, AggregateKind::Final));
-            if let Some(entry) = self.state.periods.get_mut(&key) {
+            let mut pending: Vec<(SeriesKey, SpendTotals)> = Vec::new();
+            for (series, entry) in members.iter_mut().filter(|(_, entry)| !entry.final_emitted) {
                 entry.final_emitted = true;
+                pending.push((series.clone(), entry.totals));
             }
-            self.state.dirty.periods.insert(key);
+            pending.sort_by(|left, right| left.0.cmp(&right.0));
+            closed.extend(pending.into_iter().map(|(series, totals)| (*period, series, totals)));
+        }
+        for (period, series, totals) in closed {
+            outputs.push(self.aggregate(&series, WindowKind::Period, period.start, period.end, &totals, AggregateKind::Final));
+            if self.tracking_changes {
+                self.state.dirty.periods.insert((period, series));
+            }
         }
         self.next_period_close = self.compute_next_period_close();
     }
@@ -437,9 +444,9 @@ impl PartitionEngine {
     fn compute_next_period_close(&self) -> Option<DateTime<Utc>> {
         self.state
             .periods
-            .iter()
-            .find(|(_, entry)| !entry.final_emitted)
-            .map(|((period, _), _)| period.end + self.timing.allowed_lateness)
+            .groups()
+            .find(|(_, members)| members.values().any(|entry| !entry.final_emitted))
+            .map(|(period, _)| period.end + self.timing.allowed_lateness)
     }
 
     /// Forgets what no future event can touch: dedup ids behind the dedup horizon,
@@ -451,17 +458,21 @@ impl PartitionEngine {
         }
 
         let horizon = watermark - self.timing.retention;
-        let expired: Vec<(PeriodId, SeriesKey)> = self
-            .state
-            .periods
-            .iter()
-            .take_while(|((period, _), _)| period.end < horizon)
-            .filter(|(_, entry)| entry.final_emitted)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in expired {
-            self.state.periods.remove(&key);
-            self.state.dirty.periods.insert(key);
+        let mut expired: Vec<(PeriodId, SeriesKey)> = Vec::new();
+        for (period, members) in self.state.periods.groups_mut() {
+            if period.end >= horizon {
+                break;
+            }
+            members.retain(|series, entry| {
+                if entry.final_emitted {
+                    expired.push((*period, series.clone()));
+                }
+                !entry.final_emitted
+            });
+        }
+        self.state.periods.drop_empty_groups();
+        if self.tracking_changes {
+            self.state.dirty.periods.extend(expired);
         }
         // A billing period lasts at most 31 days and one DST hour, so one that started
         // 32 days before the horizon has ended before it.

@@ -11,6 +11,7 @@ pub mod anomaly;
 pub mod config;
 pub mod dedup;
 pub mod engine;
+pub mod grouped;
 pub mod series;
 pub mod snapshot;
 pub mod state;

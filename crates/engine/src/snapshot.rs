@@ -143,12 +143,12 @@ impl PartitionEngine {
         let windows = state
             .windows
             .iter()
-            .map(|((window, series), totals)| window_image(window, series, Some(totals)))
+            .map(|(window, series, totals)| window_image(window, series, Some(totals)))
             .collect();
         let periods = state
             .periods
             .iter()
-            .map(|((period, series), entry)| period_image(period, series, Some(entry)))
+            .map(|(period, series, entry)| period_image(period, series, Some(entry)))
             .collect();
 
         let alerts = &state.alerts;
@@ -211,12 +211,12 @@ impl PartitionEngine {
         let windows = dirty
             .windows
             .iter()
-            .map(|key| window_image(&key.0, &key.1, state.windows.get(key)))
+            .map(|key| window_image(&key.0, &key.1, state.windows.get(&key.0, &key.1)))
             .collect();
         let periods = dirty
             .periods
             .iter()
-            .map(|key| period_image(&key.0, &key.1, state.periods.get(key)))
+            .map(|key| period_image(&key.0, &key.1, state.periods.get(&key.0, &key.1)))
             .collect();
 
         let alerts = &state.alerts;
@@ -342,43 +342,35 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
             what,
             problem: format!("window kind {}", window.kind),
         })?;
-        let key = (
-            WindowId {
-                end: instant(window.end)?,
-                kind,
-                start: instant(window.start)?,
-            },
-            interner.series(window.series),
-        );
+        let id = WindowId {
+            end: instant(window.end)?,
+            kind,
+            start: instant(window.start)?,
+        };
+        let series = interner.series(window.series);
         match window.totals {
-            Some(totals) => {
-                state.windows.insert(key, totals_from(totals));
-            }
+            Some(totals) => state.windows.insert(id, series, totals_from(totals)),
             None => {
-                state.windows.remove(&key);
+                state.windows.remove(&id, &series);
             }
         }
     }
     for period in image.periods {
-        let key = (
-            PeriodId {
-                end: instant(period.end)?,
-                start: instant(period.start)?,
-            },
-            interner.series(period.series),
-        );
+        let id = PeriodId {
+            end: instant(period.end)?,
+            start: instant(period.start)?,
+        };
+        let series = interner.series(period.series);
         match period.entry {
             Some((totals, final_emitted)) => {
-                state.periods.insert(
-                    key,
-                    PeriodEntry {
-                        totals: totals_from(totals),
-                        final_emitted,
-                    },
-                );
+                let entry = PeriodEntry {
+                    totals: totals_from(totals),
+                    final_emitted,
+                };
+                state.periods.insert(id, series, entry);
             }
             None => {
-                state.periods.remove(&key);
+                state.periods.remove(&id, &series);
             }
         }
     }

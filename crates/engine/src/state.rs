@@ -2,7 +2,7 @@
 //! windows, billing-period totals and counters, plus the keys changed since the
 //! last checkpoint so a changelog record carries only those.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use burnrate_model::WindowKind;
 use burnrate_pricing::{PeriodKey, PoolKey, RatingState};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertBook;
 use crate::dedup::{DedupMemory, Fingerprint};
+use crate::grouped::Grouped;
 use crate::series::{SeriesKey, SpendTotals};
 use crate::watermark::Watermark;
 
@@ -96,9 +97,9 @@ pub struct PartitionState {
     /// Tier positions and prepaid draw-down.
     pub rating: RatingState,
     /// Totals of windows that have not closed yet.
-    pub windows: BTreeMap<(WindowId, SeriesKey), SpendTotals>,
+    pub windows: Grouped<WindowId, SpendTotals>,
     /// Billing-period totals, kept until the period leaves the retention horizon.
-    pub periods: BTreeMap<(PeriodId, SeriesKey), PeriodEntry>,
+    pub periods: Grouped<PeriodId, PeriodEntry>,
     /// Alert rule state.
     pub alerts: AlertBook,
     /// Counts of what happened.
