@@ -4,6 +4,7 @@
 //!   (dedup, rating, windows and billing periods), then `close_all`.
 //! - `engine/decode_and_process`: the same events as CloudEvents JSON lines, decoded
 //!   with `decode_cloudevent` and processed.
+//! - `engine/decode`: only the decoding, to separate its share.
 //! - `engine_state/snapshot` and `engine_state/restore`: one million open series.
 //!
 //! Memory per series and per dedup id is measured by the `state_memory` example
@@ -243,6 +244,13 @@ fn throughput(criterion: &mut Criterion) {
             },
             BatchSize::PerIteration,
         )
+    });
+    group.bench_function("decode", |bencher| {
+        bencher.iter(|| {
+            for record in json_records(black_box(&lines)) {
+                black_box(decode_cloudevent(record).unwrap());
+            }
+        })
     });
     group.finish();
 }

@@ -396,7 +396,9 @@ impl PartitionEngine {
             };
             self.state.alerts.on_watermark(&context, watermark, &mut self.alert_buffer);
             self.flush_alerts(outputs);
-            self.trim_memory(watermark);
+            let day = |time: DateTime<Utc>| time.timestamp().div_euclid(86_400);
+            let new_day = previous.is_none_or(|previous| day(previous) != day(watermark));
+            self.trim_memory(watermark, new_day);
         }
     }
 
@@ -452,9 +454,14 @@ impl PartitionEngine {
     /// Forgets what no future event can touch: dedup ids behind the dedup horizon,
     /// and periods and tier positions behind the retention horizon. It never changes
     /// an output, because lookups already ignore entries behind those horizons.
-    fn trim_memory(&mut self, watermark: DateTime<Utc>) {
-        for id in self.state.dedup.evict_before(watermark - self.timing.dedup_horizon) {
-            self.state.dirty.dedup.insert(id);
+    ///
+    /// Evicting dedup ids scans every remembered id, so it runs once per day of
+    /// watermark progress (`new_day`), keeping at most a day of expired ids.
+    fn trim_memory(&mut self, watermark: DateTime<Utc>, new_day: bool) {
+        if new_day {
+            for id in self.state.dedup.evict_before(watermark - self.timing.dedup_horizon) {
+                self.state.dirty.dedup.insert(id);
+            }
         }
 
         let horizon = watermark - self.timing.retention;
