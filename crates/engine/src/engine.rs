@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::alerts::{AlertConfig, RuleContext};
 use crate::config::ProcessingConfig;
 use crate::dedup::fingerprint;
-use crate::series::{SeriesKey, SpendTotals};
+use crate::series::{SeriesKey, SpendTotals, StringPool};
 use crate::state::{Counters, PartitionState, PeriodEntry, PeriodId, WindowId};
 use crate::window::window_bounds;
 
@@ -83,6 +83,8 @@ pub struct PartitionEngine {
     next_period_close: Option<DateTime<Utc>>,
     /// Alerts produced by the current step, before they become outputs.
     alert_buffer: Vec<Alert>,
+    /// Shared strings of series keys; a cache, never snapshotted.
+    strings: StringPool,
     /// Whether changed keys are kept for the next changelog record; off until the
     /// first snapshot, so an engine that never writes a changelog (a replay) does
     /// not accumulate them.
@@ -117,6 +119,7 @@ impl PartitionEngine {
             state,
             next_period_close: None,
             alert_buffer: Vec::new(),
+            strings: StringPool::default(),
             tracking_changes: false,
         };
         engine.next_period_close = engine.compute_next_period_close();
@@ -209,6 +212,7 @@ impl PartitionEngine {
                 if self.count_rated(&event, &charge, offset, outputs) {
                     let context = RuleContext {
                         config: &self.alert_config,
+                        track_changes: self.tracking_changes,
                     };
                     self.state.alerts.on_rated(&context, &event, &charge, &self.state.rating, &mut self.alert_buffer);
                 }
@@ -217,6 +221,7 @@ impl PartitionEngine {
                 self.state.counters.unrated += 1;
                 let context = RuleContext {
                     config: &self.alert_config,
+                    track_changes: self.tracking_changes,
                 };
                 self.state.alerts.on_unrated(&context, &event, &reason, &mut self.alert_buffer);
                 outputs.push(EngineOutput::Unrated { event, offset, reason });
@@ -282,7 +287,7 @@ impl PartitionEngine {
         self.mark_rating_dirty(event, charge);
 
         let contract = &charge.contract;
-        let series = SeriesKey::of(event, &contract.id, contract.currency.code(), &self.config.dimensions);
+        let series = SeriesKey::of(event, &contract.id, contract.currency.code(), &self.config.dimensions, &mut self.strings);
         let delta = SpendTotals {
             quantity: event.quantity,
             cost: charge.cost,
@@ -393,6 +398,7 @@ impl PartitionEngine {
         if previous.is_none_or(|previous| hour(previous) != hour(watermark)) {
             let context = RuleContext {
                 config: &self.alert_config,
+                track_changes: self.tracking_changes,
             };
             self.state.alerts.on_watermark(&context, watermark, &mut self.alert_buffer);
             self.flush_alerts(outputs);

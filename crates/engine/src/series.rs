@@ -5,6 +5,29 @@ use std::sync::Arc;
 
 use burnrate_model::UsageEvent;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashSet;
+
+/// Shared copies of the strings in series keys, so that building the key of an event
+/// clones reference counts instead of allocating.
+///
+/// NOTE: strings are never removed, so the pool grows with every distinct account,
+/// meter, product and dimension value seen since the engine started.
+#[derive(Debug, Clone, Default)]
+pub struct StringPool {
+    strings: FxHashSet<Arc<str>>,
+}
+
+impl StringPool {
+    /// Returns the shared copy of `text`, adding it on first use.
+    pub fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(Arc::clone(&shared));
+        shared
+    }
+}
 
 /// Identifies one spend series.
 ///
@@ -29,21 +52,21 @@ pub struct SeriesKey {
 
 impl SeriesKey {
     /// Builds the series of a rated event, keeping only the configured dimensions.
-    pub fn of(event: &UsageEvent, contract_id: &str, currency: &str, dimension_names: &[String]) -> SeriesKey {
+    pub fn of(event: &UsageEvent, contract_id: &str, currency: &str, dimension_names: &[String], pool: &mut StringPool) -> SeriesKey {
         let dimensions = event
             .dimensions
             .iter()
             .filter(|(name, _)| dimension_names.iter().any(|wanted| wanted == *name))
-            .map(|(name, value)| (Arc::from(name.as_str()), Arc::from(value.as_str())))
+            .map(|(name, value)| (pool.get(name), pool.get(value)))
             .collect();
         SeriesKey {
-            account: event.account.as_str().into(),
-            vendor: event.source.as_str().into(),
-            meter: event.meter.as_str().into(),
-            product: event.product.as_deref().map(Arc::from),
+            account: pool.get(&event.account),
+            vendor: pool.get(&event.source),
+            meter: pool.get(&event.meter),
+            product: event.product.as_deref().map(|product| pool.get(product)),
             dimensions,
-            contract_id: contract_id.into(),
-            currency: currency.into(),
+            contract_id: pool.get(contract_id),
+            currency: pool.get(currency),
         }
     }
 }

@@ -81,7 +81,9 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     }
     track.bucket_spend = track.bucket_spend.saturating_add(charge.cost);
     add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
-    book.dirty.anomalies.insert(key.clone());
+    if context.track_changes {
+        book.dirty.anomalies.insert(key.clone());
+    }
 
     let Some(bucket) = track.open_bucket else { return };
     if track.firing.is_some() {
@@ -103,7 +105,9 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
         let Some(open) = track.open_bucket else { continue };
         if open + Duration::hours(1) <= current_hour {
             close_buckets(track, context, key, current_hour, alerts);
-            book.dirty.anomalies.insert(key.clone());
+            if context.track_changes {
+                book.dirty.anomalies.insert(key.clone());
+            }
         }
     }
 }

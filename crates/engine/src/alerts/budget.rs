@@ -106,7 +106,9 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         if budget.forecast {
             check_forecast(track, context, contract, budget, latest, alerts);
         }
-        book.dirty.budgets.insert(key);
+        if context.track_changes {
+            book.dirty.budgets.insert(key);
+        }
     }
 }
 
@@ -120,7 +122,9 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
                 budget_id: &key.1,
             };
             resolve_all_by_key(track, context, &header, end, alerts);
-            book.dirty.budgets.insert(key.clone());
+            if context.track_changes {
+                book.dirty.budgets.insert(key.clone());
+            }
         }
     }
 }

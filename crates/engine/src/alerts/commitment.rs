@@ -57,7 +57,9 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     let latest = track.latest.map_or(event.time, |latest| latest.max(event.time));
     track.latest = Some(latest);
     add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
-    book.dirty.pools.insert(key.clone());
+    if context.track_changes {
+        book.dirty.pools.insert(key.clone());
+    }
 
     // A pool that has just run out is reported at once; otherwise the forecast is
     // evaluated once per hour of event time.
@@ -76,7 +78,9 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
             track.firing = false;
             let at = track.ends.unwrap_or(watermark);
             alerts.push(pool_alert(track, context, &key.0, key.1, AlertStatus::Resolved, at, None, "the prepaid pool ended".to_owned()));
-            book.dirty.pools.insert(key.clone());
+            if context.track_changes {
+                book.dirty.pools.insert(key.clone());
+            }
         }
     }
 }

@@ -82,6 +82,8 @@ impl AlertDirty {
 /// Settings every rule reads besides its own track.
 pub(crate) struct RuleContext<'a> {
     pub config: &'a AlertConfig,
+    /// Whether changed tracks are recorded for the next changelog record.
+    pub track_changes: bool,
 }
 
 impl AlertBook {

@@ -52,7 +52,9 @@ pub(super) fn on_unrated(book: &mut AlertBook, context: &RuleContext<'_>, event:
     track.quantity = track.quantity.saturating_add(event.quantity);
     track.events += 1;
     track.reason = reason.to_string();
-    book.dirty.unrated.insert(key.clone());
+    if context.track_changes {
+        book.dirty.unrated.insert(key.clone());
+    }
 
     if track.events == 1 {
         track.firing = true;
@@ -70,7 +72,9 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
         if track.firing && end <= watermark {
             track.firing = false;
             alerts.push(unrated_alert(key, track, context, AlertStatus::Resolved, end, "the month ended".to_owned()));
-            book.dirty.unrated.insert(key.clone());
+            if context.track_changes {
+                book.dirty.unrated.insert(key.clone());
+            }
         }
     }
 }
