@@ -68,8 +68,12 @@ fn to_amount(estimate: f64) -> Decimal {
 pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, alerts: &mut Vec<Alert>) {
     let key = (event.account.clone(), event.source.clone(), event.meter.clone());
     let track = book.anomalies.entry(key.clone()).or_default();
-    track.contract_id = charge.contract.id.clone();
-    track.currency = charge.contract.currency.code().to_owned();
+    if track.contract_id != charge.contract.id {
+        track.contract_id = charge.contract.id.clone();
+    }
+    if track.currency != charge.contract.currency.code() {
+        track.currency = charge.contract.currency.code().to_owned();
+    }
 
     let hour = hour_of(event.time);
     match track.open_bucket {

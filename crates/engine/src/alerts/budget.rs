@@ -89,11 +89,21 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
             Some(_) => {}
         }
 
-        track.account = contract.account.clone();
-        track.currency = contract.currency.code().to_owned();
+        // Copied only when they change, which is rare, so that the per-event path does
+        // not allocate.
+        if track.account != contract.account {
+            track.account = contract.account.clone();
+        }
+        if track.currency != contract.currency.code() {
+            track.currency = contract.currency.code().to_owned();
+        }
         track.amount = budget.amount;
-        track.scope = budget.scope.clone();
-        track.scope.insert("budget".to_owned(), budget.id.clone());
+        let scope_changed = track.scope.len() != budget.scope.len() + 1
+            || budget.scope.iter().any(|(name, value)| track.scope.get(name) != Some(value));
+        if scope_changed {
+            track.scope = budget.scope.clone();
+            track.scope.insert("budget".to_owned(), budget.id.clone());
+        }
         track.spent = track.spent.saturating_add(charge.cost);
         add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
         track.first = Some(track.first.map_or(event.time, |first| first.min(event.time)));

@@ -45,8 +45,12 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     };
     let key = (contract.id.clone(), prepaid.starts);
     let track = book.pools.entry(key.clone()).or_default();
-    track.account = contract.account.clone();
-    track.currency = contract.currency.code().to_owned();
+    if track.account != contract.account {
+        track.account = contract.account.clone();
+    }
+    if track.currency != contract.currency.code() {
+        track.currency = contract.currency.code().to_owned();
+    }
     track.amount = prepaid.amount;
     track.ends = Some(prepaid.ends);
     track.charged = rating.pool_charged(&PoolKey {
