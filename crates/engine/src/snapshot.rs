@@ -10,7 +10,6 @@
 //! Decimals travel as their 16-byte `rust_decimal` representation and instants as
 //! microseconds since the epoch, so nothing is rounded.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use burnrate_model::WindowKind;
@@ -380,16 +379,16 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
 /// Shares one allocation between equal strings of restored series keys.
 #[derive(Default)]
 struct Interner {
-    strings: BTreeMap<String, Arc<str>>,
+    strings: rustc_hash::FxHashSet<Arc<str>>,
 }
 
 impl Interner {
     fn get(&mut self, text: String) -> Arc<str> {
-        if let Some(shared) = self.strings.get(&text) {
+        if let Some(shared) = self.strings.get(text.as_str()) {
             return Arc::clone(shared);
         }
-        let shared: Arc<str> = Arc::from(text.as_str());
-        self.strings.insert(text, Arc::clone(&shared));
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(Arc::clone(&shared));
         shared
     }
 
