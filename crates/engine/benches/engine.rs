@@ -1,7 +1,9 @@
 //! Criterion benches of the partition engine.
 //!
 //! - `engine/process`: 100,000 decoded usage events through `PartitionEngine::process`
-//!   (dedup, rating, windows and billing periods), then `close_all`.
+//!   (dedup, rating, windows, billing periods and the default alert rules), then
+//!   `close_all`. No snapshot is taken, so, as in a replay, the engine keeps no
+//!   changed keys for changelog records.
 //! - `engine/decode_and_process`: the same events as CloudEvents JSON lines, decoded
 //!   with `decode_cloudevent` and processed.
 //! - `engine/decode`: only the decoding, to separate its share.
@@ -73,9 +75,9 @@ fn graduated(first_tier_units: i64, unit_price: Decimal) -> Pricing {
     }
 }
 
-/// One contract per account: even accounts bill in Europe/Berlin, odd ones in UTC;
-/// every fourth account has a prepaid pool. Input tokens and API calls are priced in
-/// graduated tiers, output and cached input tokens per unit.
+/// Builds one contract per account. Even accounts bill in Europe/Berlin and odd ones
+/// in UTC, and every fourth account has a prepaid pool. Input tokens and API calls
+/// are priced in graduated tiers, output and cached input tokens per unit.
 fn build_table() -> ContractTable {
     let effective_from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let contracts = (0..ACCOUNTS)
@@ -255,7 +257,7 @@ fn throughput(criterion: &mut Criterion) {
     group.finish();
 }
 
-/// One contract per account, priced per unit in UTC.
+/// Builds one contract per account, priced per unit in UTC.
 fn snapshot_table() -> ContractTable {
     let effective_from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let contracts = (0..ACCOUNTS)
@@ -283,7 +285,7 @@ fn snapshot_table() -> ContractTable {
 
 /// Builds an engine with one million open series: one event per distinct `user`,
 /// all within one hour, so every series has an open hour window, day window and
-/// billing period, and the dedup memory holds one million ids.
+/// billing period, and the dedup memory contains one million ids.
 fn build_million_series() -> PartitionEngine {
     let table = snapshot_table();
     let start = Utc.with_ymd_and_hms(2026, 5, 6, 10, 0, 0).unwrap();

@@ -23,8 +23,8 @@ struct CountingAllocator;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call is forwarded unchanged to `System`; the counter has no effect on
-// the returned memory.
+// SAFETY: every call is forwarded unchanged to `System`, and the counter does not
+// touch the returned memory.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
@@ -51,7 +51,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `pointer` came from `System` with `layout`; the caller upholds the rest.
+        // SAFETY: `pointer` came from `System` with `layout`, and the caller upholds the
+        // rest of the contract.
         let moved = unsafe { System.realloc(pointer, layout, new_size) };
         if !moved.is_null() {
             LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
@@ -70,8 +71,8 @@ fn live_bytes() -> usize {
 
 const ACCOUNTS: usize = 100;
 
-/// One contract per account, priced per unit in UTC; the same table as the
-/// snapshot benches in `benches/engine.rs`.
+/// Builds one contract per account, priced per unit in UTC, as the snapshot benches
+/// in `benches/engine.rs` do.
 fn build_table() -> ContractTable {
     let effective_from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let contracts = (0..ACCOUNTS)
@@ -129,7 +130,7 @@ fn measure_series(series: usize, table: &ContractTable) {
     let config = ProcessingConfig::default();
     let mut engine = PartitionEngine::new(config.clone());
     // The engine keeps changed keys for changelog records only after its first
-    // snapshot, as in a deployment that checkpoints; take one so they are counted.
+    // snapshot, as in a deployment that checkpoints. Take one so they are counted.
     drop(engine.snapshot());
     let before = live_bytes();
     let mut outputs = Vec::new();
@@ -160,9 +161,9 @@ fn measure_series(series: usize, table: &ContractTable) {
         per(with_dirty - clean, series)
     );
 
-    // Attribute the clean state by dropping a copy part by part. Clones keep the
-    // hash table's bucket count and share the series' strings, so windows and dedup
-    // are measured without the strings; the strings go with the periods, dropped last.
+    // Attribute the clean state by dropping a copy part by part. A clone keeps each
+    // hash table's bucket count and shares the series' strings. So dedup and windows
+    // are measured without the strings, which are freed with the periods, dropped last.
     let copy = engine.state().clone();
     drop(engine);
     let PartitionState {
@@ -173,7 +174,8 @@ fn measure_series(series: usize, table: &ContractTable) {
         periods: period_map,
         ..
     } = copy;
-    let mut last = live_bytes();
+    let copied = live_bytes();
+    let mut last = copied;
     let mut freed = |label: &str, count: usize, unit: &str| {
         let now = live_bytes();
         println!("  {label:<31} {:>7.1} bytes per {unit}", per(last - now, count));
@@ -189,6 +191,11 @@ fn measure_series(series: usize, table: &ContractTable) {
     freed("window entries (no strings):", windows, "window");
     drop(period_map);
     freed("periods with series strings:", periods, "series");
+
+    // The rest is held by the engine outside `PartitionState`, such as the pool that
+    // shares the strings of series keys.
+    let outside_state = clean.saturating_sub(copied - live_bytes());
+    println!("  {:<31} {:>7.1} bytes per series", "engine outside the state:", per(outside_state, series));
 
     let before_restore = live_bytes();
     let restored = PartitionEngine::restore(config, &snapshot).unwrap();
@@ -206,7 +213,7 @@ fn measure_dedup(ids: usize) {
     let before = live_bytes();
     let mut memory = DedupMemory::default();
     for index in 0..ids {
-        memory.insert(fingerprint("openai", &format!("evt-{index:08}")), time);
+        memory.insert(fingerprint("openai", &format!("evt-{index:08}")), time, index as u32);
     }
     let bytes = live_bytes() - before;
     println!("{ids} dedup ids: {:.1} bytes per id ({bytes} bytes)", per(bytes, ids));

@@ -1,13 +1,15 @@
 //! Deduplication memory: which (source, id) pairs were already counted.
 //!
-//! Each remembered event costs a 128-bit XXH3 fingerprint of its (source, id) and its
-//! event time in whole seconds: 20 bytes of key and value, stored as 4-byte words so
-//! the hash table adds no padding, plus one control byte. With the table between
-//! half and seven eighths full that is 24 to 42 bytes per id. The fingerprint is
+//! Each remembered event costs a 128-bit XXH3 fingerprint of its (source, id), its
+//! event time in whole seconds and a 32-bit hash of its content: 24 bytes of key and
+//! value, stored as 4-byte words so the hash table adds no padding, plus one control
+//! byte. With the table between half and seven eighths full that is 29 to 50 bytes
+//! per id. The content hash tells a true repeat from a reused id with other data. The fingerprint is
 //! stable across runs and versions, so snapshots taken by one binary restore in
 //! another. Two different events share a fingerprint with probability about
 //! n²/2¹²⁹ for n remembered ids.
 
+use burnrate_model::UsageEvent;
 use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::Xxh3;
@@ -53,35 +55,73 @@ fn stored_seconds(time: DateTime<Utc>) -> u32 {
     time.timestamp().clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// Remembered event fingerprints with their event time (seconds since the epoch).
+/// Returns a 32-bit hash of everything in an event but its (source, id), to tell a
+/// repeat of the same event from a different event under a reused id.
+pub fn content_hash(event: &UsageEvent) -> u32 {
+    let mut hasher = Xxh3::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(event.kind.cloudevents_type().as_bytes());
+    field(&event.time.timestamp_micros().to_le_bytes());
+    field(event.account.as_bytes());
+    field(event.meter.as_bytes());
+    field(event.quantity.normalize().to_string().as_bytes());
+    field(event.product.as_deref().unwrap_or("").as_bytes());
+    for (name, value) in &event.dimensions {
+        field(name.as_bytes());
+        field(value.as_bytes());
+    }
+    hasher.digest() as u32
+}
+
+/// What is remembered of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    seconds: u32,
+    content: u32,
+}
+
+/// Remembered event fingerprints with their event time (seconds since the epoch) and
+/// content hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DedupMemory {
-    seen: FxHashMap<PackedFingerprint, u32>,
+    seen: FxHashMap<PackedFingerprint, Seen>,
 }
 
 impl DedupMemory {
-    /// Returns whether `fingerprint` was counted at an event time not before `cutoff`.
+    /// Returns the content hash of `fingerprint` if it was counted at an event time
+    /// not before `cutoff`.
     ///
     /// Entries older than `cutoff` count as forgotten even before [`Self::evict_before`]
     /// removes them, so the result does not depend on when eviction last ran.
-    pub fn contains(&self, fingerprint: Fingerprint, cutoff: DateTime<Utc>) -> bool {
+    pub fn lookup(&self, fingerprint: Fingerprint, cutoff: DateTime<Utc>) -> Option<u32> {
         self.seen
             .get(&pack(fingerprint))
-            .is_some_and(|seconds| i64::from(*seconds) >= cutoff.timestamp())
+            .filter(|seen| i64::from(seen.seconds) >= cutoff.timestamp())
+            .map(|seen| seen.content)
     }
 
-    /// Remembers a fingerprint at an event time, keeping the later time when it is already known.
-    pub fn insert(&mut self, fingerprint: Fingerprint, time: DateTime<Utc>) {
-        let seconds = stored_seconds(time);
+    /// Returns whether `fingerprint` was counted at an event time not before `cutoff`.
+    pub fn contains(&self, fingerprint: Fingerprint, cutoff: DateTime<Utc>) -> bool {
+        self.lookup(fingerprint, cutoff).is_some()
+    }
+
+    /// Remembers a fingerprint at an event time with its content hash.
+    pub fn insert(&mut self, fingerprint: Fingerprint, time: DateTime<Utc>, content: u32) {
+        let seen = Seen {
+            seconds: stored_seconds(time),
+            content,
+        };
+        self.seen.insert(pack(fingerprint), seen);
+    }
+
+    /// Returns the remembered time (seconds since the epoch) and content hash of a fingerprint.
+    pub fn get(&self, fingerprint: Fingerprint) -> Option<(i64, u32)> {
         self.seen
-            .entry(pack(fingerprint))
-            .and_modify(|known| *known = (*known).max(seconds))
-            .or_insert(seconds);
-    }
-
-    /// Returns the remembered time of a fingerprint, in seconds since the epoch.
-    pub fn get(&self, fingerprint: Fingerprint) -> Option<i64> {
-        self.seen.get(&pack(fingerprint)).map(|seconds| i64::from(*seconds))
+            .get(&pack(fingerprint))
+            .map(|seen| (i64::from(seen.seconds), seen.content))
     }
 
     /// Forgets fingerprints of events older than `cutoff` and returns them.
@@ -90,7 +130,7 @@ impl DedupMemory {
         let evicted: Vec<Fingerprint> = self
             .seen
             .iter()
-            .filter(|(_, seconds)| i64::from(**seconds) < cutoff_seconds)
+            .filter(|(_, seen)| i64::from(seen.seconds) < cutoff_seconds)
             .map(|(packed, _)| unpack(packed))
             .collect();
         for fingerprint in &evicted {
@@ -100,10 +140,14 @@ impl DedupMemory {
     }
 
     /// Restores or removes one entry (used when applying a changelog record).
-    pub fn set(&mut self, fingerprint: Fingerprint, seconds: Option<i64>) {
-        match seconds {
-            Some(seconds) => {
-                self.seen.insert(pack(fingerprint), seconds.clamp(0, i64::from(u32::MAX)) as u32);
+    pub fn set(&mut self, fingerprint: Fingerprint, remembered: Option<(i64, u32)>) {
+        match remembered {
+            Some((seconds, content)) => {
+                let seen = Seen {
+                    seconds: seconds.clamp(0, i64::from(u32::MAX)) as u32,
+                    content,
+                };
+                self.seen.insert(pack(fingerprint), seen);
             }
             None => {
                 self.seen.remove(&pack(fingerprint));
@@ -112,8 +156,10 @@ impl DedupMemory {
     }
 
     /// Returns every entry, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = (Fingerprint, i64)> + '_ {
-        self.seen.iter().map(|(packed, seconds)| (unpack(packed), i64::from(*seconds)))
+    pub fn entries(&self) -> impl Iterator<Item = (Fingerprint, (i64, u32))> + '_ {
+        self.seen
+            .iter()
+            .map(|(packed, seen)| (unpack(packed), (i64::from(seen.seconds), seen.content)))
     }
 
     /// Returns the number of remembered events.
@@ -145,14 +191,14 @@ mod tests {
     fn packing_round_trips() {
         let id = fingerprint("openai", "e-1");
         assert_eq!(unpack(&pack(id)), id);
-        assert_eq!(std::mem::size_of::<(PackedFingerprint, u32)>(), 20);
+        assert_eq!(std::mem::size_of::<(PackedFingerprint, Seen)>(), 24);
     }
 
     #[test]
     fn entries_behind_cutoff_count_as_forgotten() {
         let mut memory = DedupMemory::default();
         let id = fingerprint("openai", "e-1");
-        memory.insert(id, utc("2026-05-06T10:00:00Z"));
+        memory.insert(id, utc("2026-05-06T10:00:00Z"), 7);
         assert!(memory.contains(id, utc("2026-05-06T09:00:00Z")));
         assert!(!memory.contains(id, utc("2026-05-06T10:00:01Z")));
         assert_eq!(memory.evict_before(utc("2026-05-06T10:00:01Z")), vec![id]);

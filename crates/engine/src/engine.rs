@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::alerts::{AlertConfig, RuleContext};
 use crate::config::ProcessingConfig;
-use crate::dedup::fingerprint;
+use crate::dedup::{content_hash, fingerprint};
 use crate::series::{SeriesKey, SpendTotals, StringPool};
 use crate::state::{Counters, PartitionState, PeriodEntry, PeriodId, WindowId};
 use crate::window::window_bounds;
@@ -201,8 +201,20 @@ impl PartitionEngine {
         }
 
         let id = fingerprint(&event.source, &event.id);
-        if self.state.dedup.contains(id, self.dedup_cutoff()) {
-            self.state.counters.duplicates += 1;
+        let content = content_hash(&event);
+        if let Some(remembered) = self.state.dedup.lookup(id, self.dedup_cutoff()) {
+            if remembered == content {
+                self.state.counters.duplicates += 1;
+            } else {
+                // A reused id with other data is not a repeat to drop silently: the
+                // first version was counted, and this one is kept for a person to look at.
+                self.state.counters.dead_lettered += 1;
+                let reason = format!(
+                    "duplicate (source, id) ({:?}, {:?}) with content that differs from the event already counted; send changes as type \"burnrate.usage.correction\" with a new id",
+                    event.source, event.id
+                );
+                outputs.push(EngineOutput::DeadLetter { event, offset, reason });
+            }
             return;
         }
 
@@ -228,7 +240,7 @@ impl PartitionEngine {
             }
         }
         self.flush_alerts(outputs);
-        self.state.dedup.insert(id, event_time);
+        self.state.dedup.insert(id, event_time, content);
         self.state.dirty.dedup.insert(id);
 
         let previous = self.state.watermark.current;

@@ -110,7 +110,7 @@ struct ScalarsImage {
 #[derive(Serialize, Deserialize)]
 struct StateImage {
     scalars: ScalarsImage,
-    dedup: Vec<(u128, Option<i64>)>,
+    dedup: Vec<(u128, Option<(i64, u32)>)>,
     rating_periods: Vec<(String, Micros, Option<DecimalBytes>)>,
     pools: Vec<(String, Micros, Option<DecimalBytes>)>,
     windows: Vec<WindowImage>,
@@ -125,7 +125,7 @@ impl PartitionEngine {
     /// Builds the image of the whole state.
     fn full_image(&self) -> StateImage {
         let state = self.state();
-        let mut dedup: Vec<(u128, Option<i64>)> = state.dedup.entries().map(|(id, seconds)| (id, Some(seconds))).collect();
+        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = state.dedup.entries().map(|(id, seen)| (id, Some(seen))).collect();
         dedup.sort_unstable();
         let mut rating_periods: Vec<_> = state
             .rating
@@ -192,7 +192,7 @@ impl PartitionEngine {
             return None;
         }
 
-        let mut dedup: Vec<(u128, Option<i64>)> = dirty.dedup.iter().map(|id| (*id, state.dedup.get(*id))).collect();
+        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = dirty.dedup.iter().map(|id| (*id, state.dedup.get(*id))).collect();
         dedup.sort_unstable();
         let rating_periods = dirty
             .rating_periods
@@ -291,8 +291,8 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
         last_arrival: optional_instant(scalars.last_arrival)?,
     };
 
-    for (id, seconds) in image.dedup {
-        state.dedup.set(id, seconds);
+    for (id, seen) in image.dedup {
+        state.dedup.set(id, seen);
     }
     for (price_key, start, quantity) in image.rating_periods {
         let key = PeriodKey {

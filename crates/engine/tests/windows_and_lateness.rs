@@ -223,3 +223,27 @@ fn prepaid_split_reaches_aggregates() {
     assert_eq!(period[0].billed, dec("5"));
     assert_eq!(period[0].dimensions.get("team").map(String::as_str), Some("search"));
 }
+
+#[test]
+fn reused_id_with_other_content_is_dead_lettered() {
+    let table = table();
+    let mut engine = PartitionEngine::new(config());
+    let original = event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000");
+    let mut changed = original.clone();
+    changed.quantity = dec("5000");
+    let mut outputs = run(&mut engine, &table, &[original.clone(), changed, original]);
+    engine.close_all(&mut outputs);
+
+    let dead: Vec<&String> = outputs
+        .iter()
+        .filter_map(|output| match output {
+            EngineOutput::DeadLetter { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].contains("differs from the event already counted"), "{}", dead[0]);
+    assert_eq!(engine.counters().duplicates, 1, "the identical repeat is a plain duplicate");
+    let periods = of_kind(&outputs, WindowKind::Period, AggregateKind::Final);
+    assert_eq!(periods[0].quantity, dec("1000"), "only the first version is counted");
+}
