@@ -8,7 +8,8 @@
 //! Encoding: a 4-byte magic (`BRSS` for snapshots, `BRCL` for changelog records),
 //! a format version byte, then the body in postcard (compact varint binary).
 //! Decimals travel as their 16-byte `rust_decimal` representation and instants as
-//! microseconds since the epoch, so nothing is rounded.
+//! microseconds since the epoch, so nothing is rounded. The strings of series keys
+//! are written once, in a table that window and period entries refer to by index.
 
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use crate::watermark::Watermark;
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"BRSS";
 const CHANGELOG_MAGIC: &[u8; 4] = b"BRCL";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 
 /// A failure to restore a snapshot or changelog record.
 #[derive(Debug, thiserror::Error)]
@@ -61,15 +62,36 @@ pub enum SnapshotError {
 type Micros = i64;
 type DecimalBytes = [u8; 16];
 
+/// A series key as indices into the image's string table, so that each account,
+/// meter or user name is written once however many windows mention it.
 #[derive(Serialize, Deserialize)]
 struct SeriesImage {
-    account: String,
-    vendor: String,
-    meter: String,
-    product: Option<String>,
-    dimensions: Vec<(String, String)>,
-    contract_id: String,
-    currency: String,
+    account: u32,
+    vendor: u32,
+    meter: u32,
+    product: Option<u32>,
+    dimensions: Vec<(u32, u32)>,
+    contract_id: u32,
+    currency: u32,
+}
+
+/// The strings of an image being written, each once.
+#[derive(Default)]
+struct StringTable {
+    index: rustc_hash::FxHashMap<Arc<str>, u32>,
+    strings: Vec<String>,
+}
+
+impl StringTable {
+    fn index_of(&mut self, text: &Arc<str>) -> u32 {
+        if let Some(index) = self.index.get(text) {
+            return *index;
+        }
+        let index = self.strings.len() as u32;
+        self.strings.push(text.to_string());
+        self.index.insert(Arc::clone(text), index);
+        index
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,6 +132,7 @@ struct ScalarsImage {
 #[derive(Serialize, Deserialize)]
 struct StateImage {
     scalars: ScalarsImage,
+    strings: Vec<String>,
     dedup: Vec<(u128, Option<(i64, u32)>)>,
     rating_periods: Vec<(String, Micros, Option<DecimalBytes>)>,
     pools: Vec<(String, Micros, Option<DecimalBytes>)>,
@@ -139,20 +162,22 @@ impl PartitionEngine {
             .map(|(key, charged)| (key.contract_id.to_string(), micros(key.starts), Some(charged.serialize())))
             .collect();
         pools.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut table = StringTable::default();
         let windows = state
             .windows
             .iter()
-            .map(|(window, series, totals)| window_image(window, series, Some(totals)))
+            .map(|(window, series, totals)| window_image(window, series, Some(totals), &mut table))
             .collect();
         let periods = state
             .periods
             .iter()
-            .map(|(period, series, entry)| period_image(period, series, Some(entry)))
+            .map(|(period, series, entry)| period_image(period, series, Some(entry), &mut table))
             .collect();
 
         let alerts = &state.alerts;
         let image = StateImage {
             scalars: scalars_image(state),
+            strings: table.strings,
             dedup,
             rating_periods,
             pools,
@@ -207,20 +232,22 @@ impl PartitionEngine {
             .iter()
             .map(|key| (key.contract_id.to_string(), micros(key.starts), Some(state.rating.pool_charged(key).serialize())))
             .collect();
+        let mut table = StringTable::default();
         let windows = dirty
             .windows
             .iter()
-            .map(|key| window_image(&key.0, &key.1, state.windows.get(&key.0, &key.1)))
+            .map(|key| window_image(&key.0, &key.1, state.windows.get(&key.0, &key.1), &mut table))
             .collect();
         let periods = dirty
             .periods
             .iter()
-            .map(|key| period_image(&key.0, &key.1, state.periods.get(&key.0, &key.1)))
+            .map(|key| period_image(&key.0, &key.1, state.periods.get(&key.0, &key.1), &mut table))
             .collect();
 
         let alerts = &state.alerts;
         let image = StateImage {
             scalars: scalars_image(state),
+            strings: table.strings,
             dedup,
             rating_periods,
             pools,
@@ -335,7 +362,28 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
         };
     }
 
-    let mut interner = Interner::default();
+    let strings: Vec<Arc<str>> = image.strings.into_iter().map(Arc::from).collect();
+    let resolve = |index: u32| -> Result<Arc<str>, SnapshotError> {
+        strings.get(index as usize).cloned().ok_or_else(|| SnapshotError::OutOfRange {
+            what,
+            problem: format!("string index {index} beyond a table of {}", strings.len()),
+        })
+    };
+    let series_of = |image: SeriesImage| -> Result<SeriesKey, SnapshotError> {
+        Ok(SeriesKey {
+            account: resolve(image.account)?,
+            vendor: resolve(image.vendor)?,
+            meter: resolve(image.meter)?,
+            product: image.product.map(resolve).transpose()?,
+            dimensions: image
+                .dimensions
+                .into_iter()
+                .map(|(name, value)| Ok((resolve(name)?, resolve(value)?)))
+                .collect::<Result<_, SnapshotError>>()?,
+            contract_id: resolve(image.contract_id)?,
+            currency: resolve(image.currency)?,
+        })
+    };
     for window in image.windows {
         let kind = window_kind(window.kind).ok_or_else(|| SnapshotError::OutOfRange {
             what,
@@ -346,7 +394,7 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
             kind,
             start: instant(window.start)?,
         };
-        let series = interner.series(window.series);
+        let series = series_of(window.series)?;
         match window.totals {
             Some(totals) => state.windows.insert(id, series, totals_from(totals)),
             None => {
@@ -359,7 +407,7 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
             end: instant(period.end)?,
             start: instant(period.start)?,
         };
-        let series = interner.series(period.series);
+        let series = series_of(period.series)?;
         match period.entry {
             Some((totals, final_emitted)) => {
                 let entry = PeriodEntry {
@@ -376,39 +424,6 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
     Ok(())
 }
 
-/// Shares one allocation between equal strings of restored series keys.
-#[derive(Default)]
-struct Interner {
-    strings: rustc_hash::FxHashSet<Arc<str>>,
-}
-
-impl Interner {
-    fn get(&mut self, text: String) -> Arc<str> {
-        if let Some(shared) = self.strings.get(text.as_str()) {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.strings.insert(Arc::clone(&shared));
-        shared
-    }
-
-    fn series(&mut self, image: SeriesImage) -> SeriesKey {
-        SeriesKey {
-            account: self.get(image.account),
-            vendor: self.get(image.vendor),
-            meter: self.get(image.meter),
-            product: image.product.map(|product| self.get(product)),
-            dimensions: image
-                .dimensions
-                .into_iter()
-                .map(|(name, value)| (self.get(name), self.get(value)))
-                .collect(),
-            contract_id: self.get(image.contract_id),
-            currency: self.get(image.currency),
-        }
-    }
-}
-
 fn micros(time: DateTime<Utc>) -> Micros {
     time.timestamp_micros()
 }
@@ -423,19 +438,19 @@ fn scalars_image(state: &PartitionState) -> ScalarsImage {
     }
 }
 
-fn series_image(series: &SeriesKey) -> SeriesImage {
+fn series_image(series: &SeriesKey, table: &mut StringTable) -> SeriesImage {
     SeriesImage {
-        account: series.account.to_string(),
-        vendor: series.vendor.to_string(),
-        meter: series.meter.to_string(),
-        product: series.product.as_deref().map(str::to_owned),
+        account: table.index_of(&series.account),
+        vendor: table.index_of(&series.vendor),
+        meter: table.index_of(&series.meter),
+        product: series.product.as_ref().map(|product| table.index_of(product)),
         dimensions: series
             .dimensions
             .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .map(|(name, value)| (table.index_of(name), table.index_of(value)))
             .collect(),
-        contract_id: series.contract_id.to_string(),
-        currency: series.currency.to_string(),
+        contract_id: table.index_of(&series.contract_id),
+        currency: table.index_of(&series.currency),
     }
 }
 
@@ -457,21 +472,21 @@ fn totals_from(image: TotalsImage) -> SpendTotals {
     }
 }
 
-fn window_image(window: &WindowId, series: &SeriesKey, totals: Option<&SpendTotals>) -> WindowImage {
+fn window_image(window: &WindowId, series: &SeriesKey, totals: Option<&SpendTotals>, table: &mut StringTable) -> WindowImage {
     WindowImage {
         kind: window_kind_code(window.kind),
         start: micros(window.start),
         end: micros(window.end),
-        series: series_image(series),
+        series: series_image(series, table),
         totals: totals.map(totals_image),
     }
 }
 
-fn period_image(period: &PeriodId, series: &SeriesKey, entry: Option<&PeriodEntry>) -> PeriodImage {
+fn period_image(period: &PeriodId, series: &SeriesKey, entry: Option<&PeriodEntry>, table: &mut StringTable) -> PeriodImage {
     PeriodImage {
         start: micros(period.start),
         end: micros(period.end),
-        series: series_image(series),
+        series: series_image(series, table),
         entry: entry.map(|entry| (totals_image(&entry.totals), entry.final_emitted)),
     }
 }
