@@ -4,9 +4,9 @@
 //! event time in whole seconds and a 32-bit hash of its content: 24 bytes of key and
 //! value, stored as 4-byte words so the hash table adds no padding, plus one control
 //! byte. The table doubles when seven eighths full, so measured totals run from about
-//! 29 to 57 bytes per id depending on where it is in that cycle. The content hash tells a true repeat from a reused id with other data. The fingerprint is
-//! stable across runs and versions, so snapshots taken by one binary restore in
-//! another. Two different events share a fingerprint with probability about
+//! 29 to 57 bytes per id depending on where it is in that cycle. The content hash
+//! tells a true repeat from a reused id with other data. The fingerprint is stable
+//! across runs and versions, so snapshots taken by one binary restore in another. Two different events share a fingerprint with probability about
 //! n²/2¹²⁹ for n remembered ids.
 
 use burnrate_model::UsageEvent;
