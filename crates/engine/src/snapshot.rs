@@ -183,10 +183,10 @@ impl PartitionEngine {
             pools,
             windows,
             periods,
-            alert_budgets: alerts.budgets.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
-            alert_pools: alerts.pools.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
-            alert_unrated: alerts.unrated.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
-            alert_anomalies: alerts.anomalies.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect(),
+            alert_budgets: all_tracks(&alerts.budgets),
+            alert_pools: all_tracks(&alerts.pools),
+            alert_unrated: all_tracks(&alerts.unrated),
+            alert_anomalies: all_tracks(&alerts.anomalies),
         };
         image
     }
@@ -202,8 +202,8 @@ impl PartitionEngine {
     /// Encodes the entries changed since the last snapshot or changelog record, or
     /// returns `None` when nothing changed.
     ///
-    /// Changes are tracked from the first snapshot, record or restore on; before
-    /// that, the record holds the whole state.
+    /// Changes are tracked from the first snapshot, record or restore on. Before
+    /// that, the record contains the whole state.
     pub fn changelog_record(&mut self) -> Option<Vec<u8>> {
         if !self.is_tracking_changes() {
             let image = self.full_image();
@@ -253,10 +253,10 @@ impl PartitionEngine {
             pools,
             windows,
             periods,
-            alert_budgets: alert_dirty.budgets.iter().map(|key| (key.clone(), alerts.budgets.get(key).cloned())).collect(),
-            alert_pools: alert_dirty.pools.iter().map(|key| (key.clone(), alerts.pools.get(key).cloned())).collect(),
-            alert_unrated: alert_dirty.unrated.iter().map(|key| (key.clone(), alerts.unrated.get(key).cloned())).collect(),
-            alert_anomalies: alert_dirty.anomalies.iter().map(|key| (key.clone(), alerts.anomalies.get(key).cloned())).collect(),
+            alert_budgets: changed_tracks(&alerts.budgets, &alert_dirty.budgets),
+            alert_pools: changed_tracks(&alerts.pools, &alert_dirty.pools),
+            alert_unrated: changed_tracks(&alerts.unrated, &alert_dirty.unrated),
+            alert_anomalies: changed_tracks(&alerts.anomalies, &alert_dirty.anomalies),
         };
         Some(encode(CHANGELOG_MAGIC, &image))
     }
@@ -336,31 +336,10 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
         state.rating.set_pool_charged(key, charged.map(Decimal::deserialize).unwrap_or_default());
     }
 
-    for (key, track) in image.alert_budgets {
-        match track {
-            Some(track) => state.alerts.budgets.insert(key, track),
-            None => state.alerts.budgets.remove(&key),
-        };
-    }
-    for (key, track) in image.alert_pools {
-        match track {
-            Some(track) => state.alerts.pools.insert(key, track),
-            None => state.alerts.pools.remove(&key),
-        };
-    }
-    for (key, track) in image.alert_unrated {
-        match track {
-            Some(track) => state.alerts.unrated.insert(key, track),
-            None => state.alerts.unrated.remove(&key),
-        };
-    }
-
-    for (key, track) in image.alert_anomalies {
-        match track {
-            Some(track) => state.alerts.anomalies.insert(key, track),
-            None => state.alerts.anomalies.remove(&key),
-        };
-    }
+    apply_tracks(&mut state.alerts.budgets, image.alert_budgets);
+    apply_tracks(&mut state.alerts.pools, image.alert_pools);
+    apply_tracks(&mut state.alerts.unrated, image.alert_unrated);
+    apply_tracks(&mut state.alerts.anomalies, image.alert_anomalies);
 
     let strings: Vec<Arc<str>> = image.strings.into_iter().map(Arc::from).collect();
     let resolve = |index: u32| -> Result<Arc<str>, SnapshotError> {
@@ -422,6 +401,26 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
         }
     }
     Ok(())
+}
+
+/// Sets each alert track present in an image and removes each absent one.
+fn apply_tracks<K: Ord, V>(tracks: &mut std::collections::BTreeMap<K, V>, entries: Vec<(K, Option<V>)>) {
+    for (key, track) in entries {
+        match track {
+            Some(track) => tracks.insert(key, track),
+            None => tracks.remove(&key),
+        };
+    }
+}
+
+/// Lists every track of a map as present, for a full image.
+fn all_tracks<K: Clone, V: Clone>(tracks: &std::collections::BTreeMap<K, V>) -> Vec<(K, Option<V>)> {
+    tracks.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect()
+}
+
+/// Lists the changed tracks of a map, absent where a track was removed.
+fn changed_tracks<K: Ord + Clone, V: Clone>(tracks: &std::collections::BTreeMap<K, V>, changed: &std::collections::BTreeSet<K>) -> Vec<(K, Option<V>)> {
+    changed.iter().map(|key| (key.clone(), tracks.get(key).cloned())).collect()
 }
 
 fn micros(time: DateTime<Utc>) -> Micros {
