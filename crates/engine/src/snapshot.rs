@@ -175,7 +175,7 @@ impl PartitionEngine {
             .collect();
 
         let alerts = &state.alerts;
-        let image = StateImage {
+        StateImage {
             scalars: scalars_image(state),
             strings: table.strings,
             dedup,
@@ -187,8 +187,7 @@ impl PartitionEngine {
             alert_pools: all_tracks(&alerts.pools),
             alert_unrated: all_tracks(&alerts.unrated),
             alert_anomalies: all_tracks(&alerts.anomalies),
-        };
-        image
+        }
     }
 
     /// Encodes the whole state; the next changelog record starts from here, and from
