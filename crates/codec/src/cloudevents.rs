@@ -143,8 +143,8 @@ fn parse_event_time(text: &str) -> Result<DateTime<Utc>, DecodeError> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
         // chrono keeps a leap second (23:59:60) as a nanosecond count past 10⁹, which
-        // UTC windows and local billing periods would place on different days; the
-        // last instant of the minute stands in for it.
+        // UTC windows and local billing periods would place on different days. The
+        // last instant of the minute is used instead.
         .map(|time| {
             use chrono::Timelike;
             if time.nanosecond() >= 1_000_000_000 {
@@ -190,8 +190,8 @@ fn parse_quantity(raw: &RawValue) -> Result<rust_decimal::Decimal, DecodeError> 
     })
 }
 
-/// Parses the record again with path tracking to say which field broke it; only
-/// runs on records that already failed, so the fast path pays nothing for it.
+/// Parses the record again with path tracking to name the field that broke it.
+/// It only runs on records that already failed, so the fast path pays nothing.
 fn describe_json_error(bytes: &[u8]) -> DecodeError {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, RawEvent<'_>>(&mut deserializer) {
@@ -201,7 +201,7 @@ fn describe_json_error(bytes: &[u8]) -> DecodeError {
         },
         Err(error) => {
             let path = error.path().to_string();
-            // serde names our private structs; say what the field must be instead.
+            // serde names our private structs, so name the expected shape instead.
             let message = error
                 .into_inner()
                 .to_string()

@@ -127,7 +127,7 @@ fn false_positive_value(preceding: Option<Window>, row: usize, costs: CostMatrix
     }
 }
 
-/// The NAB total of a profile for the rows that `is_detection` selects.
+/// Computes the NAB total of a profile for the rows that `is_detection` selects.
 fn score_detections(corpus: &Corpus, costs: CostMatrix, is_detection: impl Fn(&Row) -> bool) -> Outcome {
     let mut earliest: Vec<Option<usize>> = vec![None; corpus.windows.len()];
     let mut false_positive_total = 0.0;
@@ -360,7 +360,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The total of a detector that fires on the first scored row of every window.
+/// Computes the total of a detector that fires on the first scored row of every window.
 fn perfect_total(corpus: &Corpus, costs: CostMatrix) -> f64 {
     let mut first_scored: BTreeMap<usize, usize> = BTreeMap::new();
     for (_, rows) in &corpus.files {

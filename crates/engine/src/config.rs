@@ -31,8 +31,8 @@ pub struct ProcessingConfig {
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
 
-    /// How long, in event time behind the watermark, an event id is remembered for
-    /// deduplication. A repeat of an event older than this is counted again.
+    /// Span of event time behind the watermark for which an event id is remembered
+    /// for deduplication. A repeat of an event older than this is counted again.
     #[serde(with = "humantime_serde")]
     pub dedup_horizon: Duration,
 

@@ -1,9 +1,9 @@
 //! Deduplication memory: which (source, id) pairs were already counted.
 //!
 //! Each remembered event costs a 128-bit XXH3 fingerprint of its (source, id), its
-//! event time in whole seconds and a 32-bit hash of its content: 24 bytes of key and
-//! value, stored as 4-byte words so the hash table adds no padding, plus one control
-//! byte. The table doubles when seven eighths full, so measured totals run from about
+//! event time in whole seconds and a 32-bit hash of its content. That is 24 bytes of
+//! key and value, stored as 4-byte words so the hash table adds no padding, plus one
+//! control byte. The table doubles when seven eighths full, so measured totals run from about
 //! 29 to 57 bytes per id depending on where it is in that cycle. The content hash
 //! tells a true repeat from a reused id with other data. The fingerprint is stable
 //! across runs and versions, so snapshots taken by one binary restore in another. Two different events share a fingerprint with probability about
@@ -76,7 +76,7 @@ pub fn content_hash(event: &UsageEvent) -> u32 {
     hasher.digest() as u32
 }
 
-/// What is remembered of one event.
+/// The remembered time and content hash of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
     seconds: u32,

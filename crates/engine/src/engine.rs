@@ -85,9 +85,9 @@ pub struct PartitionEngine {
     alert_buffer: Vec<Alert>,
     /// Shared strings of series keys; a cache, never snapshotted.
     strings: StringPool,
-    /// Whether changed keys are kept for the next changelog record; off until the
-    /// first snapshot, so an engine that never writes a changelog (a replay) does
-    /// not accumulate them.
+    /// Whether changed keys are kept for the next changelog record. It is off until
+    /// the first snapshot, so an engine that never writes a changelog (a replay)
+    /// does not accumulate them.
     tracking_changes: bool,
 }
 

@@ -1,8 +1,8 @@
 //! Series totals grouped by window or period: an ordered map of groups, each a hash
 //! map from series to value.
 //!
-//! Groups close in key order, while an event touches one series of a group; hashing
-//! a series key is cheaper than the string comparisons a single ordered map of
+//! Groups close in key order, while an event touches one series of a group. Hashing
+//! a series key is cheaper than the string comparisons that a single ordered map of
 //! (group, series) would make on every lookup.
 
 use std::collections::BTreeMap;

@@ -2,8 +2,8 @@
 //! anchor day at local midnight in the contract's time zone.
 //!
 //! Periods are computed in local calendar terms and then converted to UTC, so a
-//! Europe/Berlin month is 743 hours long in March and 745 in October, and an anchor
-//! day past the month's end (31 in February) falls on the month's last day.
+//! Europe/Berlin month is 743 hours long in March and 745 in October. An anchor day
+//! past the month's end (31 in February) falls on the month's last day.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -54,8 +54,8 @@ fn period_start(year: i32, month: u32, timezone: Tz, anchor_day: u32) -> DateTim
 /// Returns the first instant of `date` in `timezone`.
 ///
 /// Where a DST change skips midnight (as in some zones that switch at 00:00), the
-/// day starts at the first local time that exists; where midnight occurs twice,
-/// the earlier one counts.
+/// day starts at the first local time that exists. Where midnight occurs twice, the
+/// earlier one counts.
 fn local_midnight(date: NaiveDate, timezone: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight is a valid time");
     let mut candidate = midnight;
@@ -137,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn anchor_31_falls_on_the_last_day_of_february() {
+    fn anchor_31_in_february() {
         let leap = billing_period_containing(utc("2028-03-10T00:00:00Z"), Tz::UTC, 31);
         assert_eq!(leap.start, utc("2028-02-29T00:00:00Z"));
         assert_eq!(leap.end, utc("2028-03-31T00:00:00Z"));

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserializer, Serializer};
 
-/// Why a text is not an exact decimal.
+/// The reason a text is not an exact decimal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
     /// The text is empty or only whitespace.

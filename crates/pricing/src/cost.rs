@@ -2,7 +2,7 @@
 //! under one pricing model.
 //!
 //! An event's cost is the difference of this function before and after the event's
-//! quantity is added to the period, so the costs of a period's events always sum to
+//! quantity is added to the period. So the costs of a period's events always sum to
 //! the function of the period's total quantity, whatever their order or split.
 
 use burnrate_model::{Pricing, Tier};
@@ -16,8 +16,8 @@ pub struct CostOverflow;
 /// Returns the cost of the first `quantity` units of a billing period.
 ///
 /// A negative cumulative quantity (a correction that arrived before the usage it
-/// corrects) costs what zero costs under the tiered and package models, and is
-/// linear under `per_unit`; either way the period total comes out right once all
+/// corrects) costs what zero costs under the tiered and package models and is
+/// linear under `per_unit`. Either way the period total comes out right once all
 /// events are in.
 pub fn cumulative_cost(pricing: &Pricing, quantity: Decimal) -> Result<Decimal, CostOverflow> {
     match pricing {

@@ -2,7 +2,7 @@
 //! event costs, exactly.
 //!
 //! Rating is a pure function of the contracts table, the rating state (cumulative
-//! quantities per billing period and prepaid draw-down) and the event; it does no
+//! quantities per billing period and prepaid draw-down) and the event. It does no
 //! I/O and reads no clock.
 
 pub mod cost;

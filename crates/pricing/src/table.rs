@@ -132,9 +132,9 @@ impl ContractTable {
     /// Finds the price that applies to usage of `meter` (and `product`) by `account`
     /// from `vendor` at `time`.
     ///
-    /// A price naming the product wins over a price for the whole meter; among
-    /// prices of one kind, the one in force at `time` applies (validation rules out
-    /// two in force at once).
+    /// A price naming the product wins over a price for the whole meter. Among
+    /// prices of one kind, the one in force at `time` applies, because validation
+    /// rules out two in force at once.
     pub fn find_price(
         &self,
         account: &str,

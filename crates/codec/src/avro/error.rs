@@ -3,7 +3,7 @@
 
 use burnrate_model::{ContractError, EventError};
 
-/// Why a record could not be encoded to Avro or decoded from it.
+/// A failure to encode a record to Avro or to decode one from it.
 ///
 /// Every variant except [`AvroCodecError::Encode`] and an I/O failure inside
 /// [`AvroCodecError::Container`] is a fault of the input record or of its writer

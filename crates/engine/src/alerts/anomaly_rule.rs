@@ -3,7 +3,7 @@
 //!
 //! The hour being filled is checked on every event against the detector's upper
 //! bound, so a spike fires within its hour. When an hour closes (a later event of the
-//! series, or the watermark passing it) the detector judges and learns it; the
+//! series, or the watermark passing it), the detector judges and learns it. The
 //! first normal hour after a firing one resolves the alert.
 
 use burnrate_model::{Alert, AlertKind, AlertStatus, Severity, UsageEvent};

@@ -104,7 +104,7 @@ impl Default for AnomalyConfig {
 pub struct AnomalyConfigError {
     /// The setting's name.
     pub setting: &'static str,
-    /// What is wrong and what to set instead.
+    /// The problem and the value to set instead.
     pub problem: String,
 }
 

@@ -191,8 +191,8 @@ impl SpendAnomalyDetector {
         Some(Expectation { baseline: forecast.baseline, upper: self.alert_threshold(slot, forecast) })
     }
 
-    /// Whether the series has never spent or has been without spend long enough to
-    /// count as dormant.
+    /// Returns whether the series has never spent or has been without spend long
+    /// enough to count as dormant.
     fn is_idle(&self) -> bool {
         self.state.active_buckets == 0 || self.state.zero_run >= self.config.dormant_after_buckets
     }
@@ -201,8 +201,8 @@ impl SpendAnomalyDetector {
         self.state.active_buckets < self.config.warmup_buckets
     }
 
-    /// The verdict on a bucket of an idle series, which is quiet at any value that
-    /// is not spend.
+    /// Returns the verdict on a bucket of an idle series, which is quiet at any value
+    /// that is not spend.
     fn quiet(&self, value: f64) -> Detection {
         let upper = self.config.warmup_min_impact;
         Detection { score: 0.0, anomalous: false, baseline: 0.0, upper, impact: value, z: 0.0, warming_up: true }
@@ -223,7 +223,7 @@ impl SpendAnomalyDetector {
         Forecast { baseline, deviation }
     }
 
-    /// The smallest value that alerts against `forecast` once warmed up.
+    /// Returns the smallest value that alerts against `forecast` once warmed up.
     fn alert_threshold(&self, slot: HourSlot, forecast: Forecast) -> f64 {
         let config = &self.config;
         let by_score = forecast.baseline + config.alert_z * self.tail_factor(slot) * forecast.deviation;
@@ -232,7 +232,7 @@ impl SpendAnomalyDetector {
         by_score.max(by_impact).max(by_change)
     }
 
-    /// How much wider than well-behaved noise the series' own tail is, at least 1.
+    /// Returns how much wider than well-behaved noise the series' own tail is, at least 1.
     fn tail_factor(&self, slot: HourSlot) -> f64 {
         let tail = self.state.tail_z.max(self.state.daily_tail_z[slot.hour_of_day]);
         (tail.exp_m1() / NORMAL_TAIL_Z).max(1.0)
@@ -280,10 +280,9 @@ impl SpendAnomalyDetector {
         let config = &self.config;
         let state = &mut self.state;
 
-        // A bucket without spend teaches the profiles that its hour is quiet but
+        // A bucket without spend teaches the profiles that its hour is quiet. It
         // leaves the level, the deviation and the tails alone, so that a night, a
-        // weekend or an outage of zeros does not drag the baseline of the busy hours
-        // down.
+        // weekend or an outage does not drag the baseline of the busy hours down.
         if value <= 0.0 {
             state.zero_run = state.zero_run.saturating_add(1);
         } else {
