@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod contracts_file;
+mod http;
 mod input;
 mod partitioner;
 mod sources;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the Kafka processor: a consumer group member that prices, aggregates and alerts.
+    Run(commands::run::RunArgs),
     /// Run the engine on files: windows, billing periods, dedup and late data.
     Replay(commands::replay::ReplayArgs),
     /// Price usage events against contracts and print one JSON line per event.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     };
 
     let result = match cli.command {
+        Command::Run(args) => commands::run::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
         Command::Rate(args) => commands::rate::run(&args),
         Command::Detect(args) => commands::detect::run(&args),

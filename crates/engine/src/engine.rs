@@ -250,6 +250,13 @@ impl PartitionEngine {
         self.forget_changes_unless_tracking();
     }
 
+    /// Records that the input record at `offset` was handled outside the engine (a
+    /// record that did not decode went to dead letters), so that the state reflects
+    /// it and a restore resumes after it instead of dead-lettering it again.
+    pub fn skip_offset(&mut self, offset: i64) {
+        self.state.input_offset = Some(offset);
+    }
+
     /// Moves buffered alerts to the outputs, counting them.
     fn flush_alerts(&mut self, outputs: &mut Vec<EngineOutput>) {
         self.state.counters.alerts += self.alert_buffer.len() as u64;

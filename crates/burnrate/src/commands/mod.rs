@@ -4,3 +4,4 @@ pub mod check_config;
 pub mod detect;
 pub mod rate;
 pub mod replay;
+pub mod run;

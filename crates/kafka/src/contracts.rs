@@ -1,0 +1,159 @@
+//! The contracts table: every instance reads the whole contracts topic (keyed by
+//! contract id, compacted; an empty value deletes) outside the consumer group,
+//! keeps reading it, and shares the current table with the processing loop.
+//! The table counts as loaded once every partition was read to its end.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use burnrate_model::parse_contract_json;
+use burnrate_pricing::ContractTable;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{error, info, warn};
+
+use crate::clients::Reader;
+use crate::health::Health;
+use crate::metrics::Metrics;
+
+/// The current contracts table, shared between the reader and the processing loop.
+#[derive(Clone)]
+pub struct SharedContracts {
+    current: Arc<RwLock<Arc<ContractTable>>>,
+}
+
+impl SharedContracts {
+    /// Starts from `table` (a bootstrap file, or empty).
+    pub fn new(table: ContractTable) -> SharedContracts {
+        SharedContracts {
+            current: Arc::new(RwLock::new(Arc::new(table))),
+        }
+    }
+
+    /// Returns the table as it is now; later updates do not change it.
+    pub fn current(&self) -> Arc<ContractTable> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn replace(&self, table: ContractTable) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(table);
+    }
+}
+
+/// Reads the contracts topic into the shared table until `stop` is set.
+pub struct ContractsReader {
+    pub(crate) consumer: Reader,
+    pub(crate) topic: String,
+    pub(crate) contracts: SharedContracts,
+    pub(crate) health: Arc<Health>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl ContractsReader {
+    /// Runs the reader on the calling thread.
+    pub fn run(self) -> Result<(), KafkaError> {
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), Duration::from_secs(30))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|topic| topic.name() == self.topic && topic.error().is_none())
+            .flat_map(|topic| topic.partitions().iter().map(|partition| partition.id()))
+            .collect();
+        if partitions.is_empty() {
+            error!(topic = %self.topic, "contracts topic does not exist or has no partitions; create it (compacted) and publish contracts keyed by id");
+        }
+        let mut assignment = TopicPartitionList::new();
+        for partition in &partitions {
+            assignment.add_partition_offset(&self.topic, *partition, Offset::Beginning)?;
+        }
+        self.consumer.assign(&assignment)?;
+
+        let mut table = (*self.contracts.current()).clone();
+        let mut unread: HashSet<i32> = partitions.into_iter().collect();
+        let mut loaded = unread.is_empty();
+        if loaded {
+            self.finish_load(&table);
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.consumer.poll(Duration::from_millis(200)) {
+                None => {}
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    unread.remove(&partition);
+                    if !loaded && unread.is_empty() {
+                        loaded = true;
+                        self.contracts.replace(table.clone());
+                        self.finish_load(&table);
+                    }
+                }
+                Some(Err(error)) => warn!(topic = %self.topic, %error, "contracts topic read failed; retrying"),
+                Some(Ok(message)) if self.apply(&mut table, &message) && loaded => {
+                    self.contracts.replace(table.clone());
+                    self.metrics.contracts_updated(table.len(), chrono::Utc::now());
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_load(&self, table: &ContractTable) {
+        info!(topic = %self.topic, contracts = table.len(), "contracts table loaded");
+        self.metrics.contracts_updated(table.len(), chrono::Utc::now());
+        self.health.set_contracts_loaded();
+    }
+
+    /// Applies one record; returns whether the table changed.
+    fn apply(&self, table: &mut ContractTable, message: &BorrowedMessage<'_>) -> bool {
+        let key = message.key().map(|key| String::from_utf8_lossy(key).into_owned());
+        let partition = message.partition();
+        let offset = message.offset();
+        match message.payload() {
+            None | Some([]) => {
+                let Some(id) = key else {
+                    warn!(partition, offset, "contracts tombstone without a key ignored; key contract records by id");
+                    self.metrics.contract_updates_rejected.inc();
+                    return false;
+                };
+                let removed = table.remove(&id);
+                info!(contract_id = %id, partition, offset, removed, "contract deleted");
+                removed
+            }
+            Some(value) => {
+                let text = String::from_utf8_lossy(value);
+                let contract = match parse_contract_json(&text) {
+                    Ok(contract) => contract,
+                    Err(problems) => {
+                        error!(partition, offset, key = key.as_deref(), problems = %problems.join("; "), "invalid contract ignored; the previous version stays in force");
+                        self.metrics.contract_updates_rejected.inc();
+                        return false;
+                    }
+                };
+                if let Some(key) = &key {
+                    if *key != contract.id {
+                        error!(partition, offset, key = %key, contract_id = %contract.id, "contract record key differs from its id and was ignored; key contract records by id so deletes and compaction work");
+                        self.metrics.contract_updates_rejected.inc();
+                        return false;
+                    }
+                }
+                let id = contract.id.clone();
+                match table.upsert(contract) {
+                    Ok(()) => {
+                        info!(contract_id = %id, partition, offset, "contract updated");
+                        true
+                    }
+                    Err(problems) => {
+                        let listing: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                        error!(contract_id = %id, partition, offset, problems = %listing.join("; "), "contract conflicts with the table and was ignored");
+                        self.metrics.contract_updates_rejected.inc();
+                        false
+                    }
+                }
+            }
+        }
+    }
+}
