@@ -18,6 +18,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod runtime;
 pub mod schema_registry;
+mod spend;
 
 #[cfg(test)]
 mod registry_stub;

@@ -51,6 +51,12 @@ pub mod headers {
     pub const STAGE: &str = "burnrate.stage";
     /// Short code of an unrated reason, such as `no_contract`.
     pub const REASON_CODE: &str = "burnrate.reason-code";
+    /// Identity of an output: `<usage topic>/<partition>/<input offset>/<index>`
+    /// for the outputs of one input record, with `idle-<index>` as the last part
+    /// for outputs of an idle partition's watermark. The engine is deterministic,
+    /// so a record sent again after a crash has the same identity and contents,
+    /// and consumers can drop repeats by it.
+    pub const OUTPUT_ID: &str = "burnrate.output-id";
 }
 
 /// An error after which the instance must stop; its partitions are then restored
@@ -200,7 +206,7 @@ impl Pipeline {
                 let before = slot.engine.counters();
                 slot.engine.process(event, offset, Some(Utc::now()), table, outputs);
                 self.metrics.record_engine_counts(&difference(&slot.engine.counters(), &before));
-                self.publish(outputs, partition, Some(message))
+                self.publish(outputs, partition, Some(offset), Some(message))
             }
             Err(DecodeFailure::Rejected(rejection)) => {
                 slot.engine.skip_offset(offset);
@@ -238,16 +244,21 @@ impl Pipeline {
     }
 
     /// Sends the engine's outputs; `source` is the record that caused them.
-    fn publish(&self, outputs: &mut Vec<EngineOutput>, partition: i32, source: Option<&BorrowedMessage<'_>>) -> Result<(), FatalError> {
-        for output in outputs.drain(..) {
+    /// `input_offset` is the offset of `source`, or the last offset the partition's
+    /// state reflects when the outputs come from an idle watermark.
+    fn publish(&self, outputs: &mut Vec<EngineOutput>, partition: i32, input_offset: Option<i64>, source: Option<&BorrowedMessage<'_>>) -> Result<(), FatalError> {
+        let offset_part = input_offset.map_or_else(|| "none".to_owned(), |offset| offset.to_string());
+        let index_prefix = if source.is_some() { "" } else { "idle-" };
+        for (index, output) in outputs.drain(..).enumerate() {
+            let output_id = format!("{}/{partition}/{offset_part}/{index_prefix}{index}", self.kafka.topics.usage);
             match output {
                 EngineOutput::Aggregate(aggregate) => {
                     let value = self.encoder.aggregate(&aggregate);
-                    self.send(&self.kafka.topics.aggregates, None, Some(aggregate.account.as_bytes()), &value, self.content_headers(), UNTRACKED)?;
+                    self.send(&self.kafka.topics.aggregates, None, Some(aggregate.account.as_bytes()), &value, self.content_headers(&output_id), UNTRACKED)?;
                 }
                 EngineOutput::Alert(alert) => {
                     let value = self.encoder.alert(&alert);
-                    self.send(&self.kafka.topics.alerts, None, Some(alert.key.as_bytes()), &value, self.content_headers(), UNTRACKED)?;
+                    self.send(&self.kafka.topics.alerts, None, Some(alert.key.as_bytes()), &value, self.content_headers(&output_id), UNTRACKED)?;
                     self.count_alert(&alert, source);
                 }
                 EngineOutput::DeadLetter { event, offset, reason } => {
@@ -257,7 +268,8 @@ impl Pipeline {
                         Some(message) => self.send_aside(&self.kafka.topics.dead_letters, message, "engine", &reason, None)?,
                         None => {
                             let value = encode_cloudevent(&event);
-                            self.send(&self.kafka.topics.dead_letters, None, Some(event.account.as_bytes()), value.as_bytes(), aside_headers(&self.kafka.topics.usage, partition, offset, "engine", &reason, None), UNTRACKED)?;
+                            let headers = aside_headers(&self.kafka.topics.usage, partition, offset, "engine", &reason, None);
+                            self.send(&self.kafka.topics.dead_letters, None, Some(event.account.as_bytes()), value.as_bytes(), headers, UNTRACKED)?;
                         }
                     }
                 }
@@ -267,7 +279,8 @@ impl Pipeline {
                         Some(message) => self.send_aside(&self.kafka.topics.unrated, message, "unrated", &text, Some(reason.code()))?,
                         None => {
                             let value = encode_cloudevent(&event);
-                            self.send(&self.kafka.topics.unrated, None, Some(event.account.as_bytes()), value.as_bytes(), aside_headers(&self.kafka.topics.usage, partition, offset, "unrated", &text, Some(reason.code())), UNTRACKED)?;
+                            let headers = aside_headers(&self.kafka.topics.usage, partition, offset, "unrated", &text, Some(reason.code()));
+                            self.send(&self.kafka.topics.unrated, None, Some(event.account.as_bytes()), value.as_bytes(), headers, UNTRACKED)?;
                         }
                     }
                 }
@@ -287,11 +300,16 @@ impl Pipeline {
         }
     }
 
-    fn content_headers(&self) -> OwnedHeaders {
-        OwnedHeaders::new().insert(Header {
-            key: "content-type",
-            value: Some(self.encoder.content_type()),
-        })
+    fn content_headers(&self, output_id: &str) -> OwnedHeaders {
+        OwnedHeaders::new()
+            .insert(Header {
+                key: "content-type",
+                value: Some(self.encoder.content_type()),
+            })
+            .insert(Header {
+                key: headers::OUTPUT_ID,
+                value: Some(output_id),
+            })
     }
 
     /// Sends a usage record with its key, value and headers to `topic`, with the
@@ -363,7 +381,7 @@ impl Pipeline {
             slot.engine.advance_idle(now, outputs);
             if !outputs.is_empty() {
                 slot.changed = true;
-                self.publish(outputs, *partition, None)?;
+                self.publish(outputs, *partition, slot.engine.state().input_offset, None)?;
             }
         }
         Ok(())
@@ -542,7 +560,7 @@ impl Pipeline {
         info!(?partitions, "partitions revoked");
     }
 
-    /// Returns the open billing-period spend of every owned partition, for metrics.
+    /// Calls `visit` with the engine of every owned partition.
     pub fn with_engines(&self, mut visit: impl FnMut(i32, &PartitionEngine)) {
         for (partition, slot) in self.slots().iter() {
             visit(*partition, &slot.engine);

@@ -24,6 +24,10 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::outputs::OutputEncoder;
 use crate::pipeline::{FatalError, Pipeline};
+use crate::spend::SpendCollector;
+
+/// How often the spend series of the metrics endpoint are recomputed.
+const SPEND_METRICS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What `burnrate run` needs, already validated.
 pub struct RunSettings {
@@ -163,6 +167,7 @@ fn process_until_stopped(
     let mut batch_started = Instant::now();
     let mut records = 0u32;
     let mut table = pipeline.contracts.current();
+    let mut spend_published = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Some(error) = pipeline.take_fatal() {
             return Err(error);
@@ -187,6 +192,12 @@ fn process_until_stopped(
             table = pipeline.contracts.current();
             batch_started = Instant::now();
             records = 0;
+        }
+        if spend_published.elapsed() >= SPEND_METRICS_INTERVAL {
+            let mut collector = SpendCollector::default();
+            pipeline.with_engines(|_, engine| collector.add(engine));
+            collector.publish(&pipeline.metrics);
+            spend_published = Instant::now();
         }
     }
     Ok(())
