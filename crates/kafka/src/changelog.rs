@@ -121,11 +121,21 @@ pub fn restore_partition(
         return Ok(restored);
     }
 
-    // The watermark a broker reports can trail the real end by a batch, so read
-    // from just before it to the end and keep the last record seen.
-    let tail = read_to_end(reader, topic, partition, (high - 1).max(low), timeout)?;
-    let Some(last) = tail.into_iter().last() else {
-        return Ok(restored);
+    // Find the last state record. The watermark a broker reports can trail the
+    // real end by a batch, so each read goes to the end of the partition. The
+    // last offsets can also be transaction markers, which a reader never sees,
+    // so the read starts further back until it finds a record.
+    let mut span = 16;
+    let last = loop {
+        let start = (high - span).max(low);
+        let tail = read_to_end(reader, topic, partition, start, timeout)?;
+        if let Some(last) = tail.into_iter().last() {
+            break last;
+        }
+        if start == low {
+            return Ok(restored);
+        }
+        span = span.saturating_mul(16);
     };
     let start = match (last.kind.as_str(), last.snapshot_offset) {
         (SNAPSHOT, _) => last.offset,

@@ -3,7 +3,7 @@
 //! first; burnrate then sets the ones its guarantees depend on.
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, ClientContext};
 use tracing::error;
 
@@ -74,7 +74,11 @@ pub struct ReaderContext;
 
 impl ClientContext for ReaderContext {
     fn error(&self, kafka_error: KafkaError, reason: &str) {
-        if !matches!(kafka_error, KafkaError::PartitionEOF(_)) {
+        let end_of_partition = matches!(
+            kafka_error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
             error!(error = %kafka_error, reason, "Kafka client error");
         }
     }

@@ -1,0 +1,494 @@
+//! `burnrate run` as a consumer group: instances share a 6-partition usage topic
+//! carrying the Azure LLM code trace, and what they publish must equal what
+//! `burnrate replay` computes from the same trace, through a SIGKILL, a restart,
+//! an instance added and one removed.
+//!
+//! The comparison: aggregates are summed per series and window (finals plus
+//! corrections) and must equal replay's exactly; every firing alert key of replay
+//! fires in the run with the same figures; a record sent again after a crash has
+//! the same `burnrate.output-id` and the same contents as the first copy.
+//!
+//! Windows and billing periods close when the event-time watermark passes them.
+//! After the trace, one event per partition far in the future (for an account
+//! without a contract, so unrated) moves every watermark past the trace's
+//! periods, as `replay` closes them at the end of its input. The idle timeout is
+//! set far out so that outputs depend on the input alone.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use burnrate_codec::encode_cloudevent;
+use burnrate_model::{EventKind, UsageEvent};
+use chrono::{TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use support::broker::{broker, free_port};
+use support::process::{repository_root, BurnrateProcess};
+use support::topics::{create_topic, produce, read_all, unique_name, OutgoingRecord, StoredRecord};
+
+const PARTITIONS: i32 = 6;
+const TRACE: &str = "examples/quickstart/AzureLLMInferenceTrace_code.csv";
+const QUICKSTART_CONFIG: &str = "examples/quickstart/burnrate.toml";
+const CONTRACTS: &str = "examples/quickstart/contracts.jsonl";
+/// Longest wait for the instances to finish the input.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Topic names of one scenario.
+struct Topics {
+    usage: String,
+    contracts: String,
+    changelog: String,
+    aggregates: String,
+    alerts: String,
+    dead_letters: String,
+    unrated: String,
+}
+
+impl Topics {
+    fn create(prefix: &str) -> Topics {
+        let topics = Topics {
+            usage: unique_name(&format!("{prefix}-usage")),
+            contracts: unique_name(&format!("{prefix}-contracts")),
+            changelog: unique_name(&format!("{prefix}-state")),
+            aggregates: unique_name(&format!("{prefix}-aggregates")),
+            alerts: unique_name(&format!("{prefix}-alerts")),
+            dead_letters: unique_name(&format!("{prefix}-dead-letters")),
+            unrated: unique_name(&format!("{prefix}-unrated")),
+        };
+        create_topic(&topics.usage, PARTITIONS);
+        create_topic(&topics.changelog, PARTITIONS);
+        create_topic(&topics.contracts, 1);
+        create_topic(&topics.aggregates, 3);
+        create_topic(&topics.alerts, 3);
+        create_topic(&topics.dead_letters, 1);
+        create_topic(&topics.unrated, 1);
+        topics
+    }
+}
+
+/// Writes a `burnrate run` configuration: the quickstart's processing and alert
+/// settings plus a `[kafka]` table for `topics`.
+fn write_config(directory: &Path, topics: &Topics, group: &str, guarantee: &str) -> PathBuf {
+    let quickstart = std::fs::read_to_string(repository_root().join(QUICKSTART_CONFIG)).unwrap();
+    // The contracts come from the contracts topic, not from a file.
+    let settings: String = quickstart
+        .lines()
+        .filter(|line| !line.starts_with("[contracts]") && !line.starts_with("file ="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let kafka = format!(
+        r#"
+[kafka]
+brokers = "{brokers}"
+group_id = "{group}"
+guarantee = "{guarantee}"
+checkpoint_interval = "300ms"
+snapshot_every = 4
+
+[kafka.topics]
+usage = "{usage}"
+contracts = "{contracts}"
+changelog = "{changelog}"
+aggregates = "{aggregates}"
+alerts = "{alerts}"
+dead_letters = "{dead_letters}"
+unrated = "{unrated}"
+
+[kafka.properties]
+"session.timeout.ms" = 6000
+"max.poll.interval.ms" = 10000
+"#,
+        brokers = broker().bootstrap_servers(),
+        usage = topics.usage,
+        contracts = topics.contracts,
+        changelog = topics.changelog,
+        aggregates = topics.aggregates,
+        alerts = topics.alerts,
+        dead_letters = topics.dead_letters,
+        unrated = topics.unrated,
+    );
+    let path = directory.join("burnrate.toml");
+    std::fs::write(&path, settings + &kafka).unwrap();
+    path
+}
+
+/// A running instance and its metrics address.
+struct Instance {
+    process: BurnrateProcess,
+    metrics: String,
+}
+
+impl Instance {
+    fn start(config: &Path) -> Instance {
+        let address = format!("127.0.0.1:{}", free_port());
+        let config = config.to_str().unwrap().to_owned();
+        let process = BurnrateProcess::start(
+            ["run", "--config", config.as_str()],
+            &[
+                ("BURNRATE__METRICS__ADDRESS", address.as_str()),
+                // Outputs then depend on the input alone, not on pauses.
+                ("BURNRATE__PROCESSING__IDLE_TIMEOUT", "3650d"),
+                ("RUST_LOG", "info,librdkafka=warn"),
+            ],
+        );
+        Instance { process, metrics: address }
+    }
+
+    /// Sum of a counter over its label sets, or `None` when the endpoint does not answer.
+    fn counter(&self, name: &str) -> Option<f64> {
+        let body = ureq::get(&format!("http://{}/metrics", self.metrics))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        Some(
+            body.lines()
+                .filter(|line| line.starts_with(name) && (line[name.len()..].starts_with('{') || line[name.len()..].starts_with(' ')))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum(),
+        )
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.process.try_wait() {
+            panic!("burnrate exited early with {status}:\n{}", self.process.describe_output());
+        }
+    }
+}
+
+/// The trace's events as CloudEvents JSON, keyed by account.
+fn trace_records() -> Vec<OutgoingRecord> {
+    let path = repository_root().join(TRACE);
+    let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let mut records = Vec::new();
+    for request in burnrate_feeds::azure_llm_trace::read_events(BufReader::new(File::open(&path).unwrap()), &stem) {
+        for event in request.expect("the bundled trace is valid").events {
+            records.push(OutgoingRecord::new(event.account.clone(), encode_cloudevent(&event)));
+        }
+    }
+    records
+}
+
+/// One unrated event per partition, far after the trace, that moves every
+/// partition's watermark past the trace's windows and billing periods.
+fn closing_records() -> Vec<OutgoingRecord> {
+    (0..PARTITIONS)
+        .map(|partition| {
+            let event = UsageEvent {
+                id: format!("close-{partition}"),
+                source: "azure-openai".into(),
+                kind: EventKind::Usage,
+                time: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+                account: format!("no-contract-{partition}"),
+                meter: "input_tokens".into(),
+                quantity: Decimal::ONE,
+                product: None,
+                dimensions: BTreeMap::new(),
+            };
+            let mut record = OutgoingRecord::new(event.account.clone(), encode_cloudevent(&event));
+            record.partition = Some(partition);
+            record
+        })
+        .collect()
+}
+
+fn publish_contracts(topic: &str) {
+    let text = std::fs::read_to_string(repository_root().join(CONTRACTS)).unwrap();
+    let records: Vec<OutgoingRecord> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let contract: Value = serde_json::from_str(line).unwrap();
+            OutgoingRecord::new(contract["id"].as_str().unwrap().to_owned(), line.to_owned())
+        })
+        .collect();
+    produce(topic, &records);
+}
+
+/// What `burnrate replay` writes for the trace with the same settings.
+struct Batch {
+    aggregates: Vec<Value>,
+    alerts: Vec<Value>,
+}
+
+fn replay_batch(directory: &Path) -> Batch {
+    let out = directory.join("replay");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .current_dir(repository_root())
+        .args(["replay", "--config", QUICKSTART_CONFIG, "--format", "azure-llm-trace", "--partitions", "6", "--out"])
+        .arg(&out)
+        .arg(TRACE)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "replay failed: {}", String::from_utf8_lossy(&output.stderr));
+    let lines = |name: &str| -> Vec<Value> {
+        std::fs::read_to_string(out.join(name))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    Batch {
+        aggregates: lines("aggregates.jsonl"),
+        alerts: lines("alerts.jsonl"),
+    }
+}
+
+/// Identity of an aggregate's series and window.
+fn window_key(aggregate: &Value) -> String {
+    let field = |name: &str| aggregate[name].to_string();
+    ["account", "vendor", "meter", "product", "dimensions", "contract_id", "currency", "window", "window_start", "window_end"]
+        .iter()
+        .map(|name| field(name))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Sums quantity, cost, prepaid and billed per series and window.
+fn sum_by_window(aggregates: &[Value]) -> BTreeMap<String, [Decimal; 4]> {
+    let mut sums: BTreeMap<String, [Decimal; 4]> = BTreeMap::new();
+    for aggregate in aggregates {
+        let entry = sums.entry(window_key(aggregate)).or_default();
+        for (slot, name) in entry.iter_mut().zip(["quantity", "cost", "prepaid_applied", "billed"]) {
+            let text = aggregate[name].as_str().unwrap_or_else(|| panic!("{name} is a decimal string in {aggregate}"));
+            *slot += Decimal::from_str(text).unwrap();
+        }
+    }
+    for values in sums.values_mut() {
+        for value in values.iter_mut() {
+            *value = value.normalize();
+        }
+    }
+    sums
+}
+
+/// Drops records sent again after a crash, checking that each repeat equals the
+/// first copy.
+fn distinct_outputs(records: &[StoredRecord], what: &str) -> Vec<Value> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut distinct = Vec::new();
+    for record in records {
+        let id = record
+            .header("burnrate.output-id")
+            .map(|value| String::from_utf8_lossy(value).into_owned())
+            .unwrap_or_else(|| panic!("{what} record at {}/{} has no burnrate.output-id", record.partition, record.offset));
+        let value = record.value_text().to_owned();
+        match seen.get(&id) {
+            Some(first) => assert_eq!(first, &value, "{what} {id} was sent again with other contents"),
+            None => {
+                seen.insert(id, value.clone());
+                distinct.push(serde_json::from_str(&value).unwrap());
+            }
+        }
+    }
+    distinct
+}
+
+/// Waits until the instances have processed `expected` usage records in all,
+/// counting a record processed again after a crash only once is not possible
+/// from counters, so this waits for at least `expected`.
+fn wait_until_consumed(instances: &mut [&mut Instance], expected: f64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut total = 0.0;
+        for instance in instances.iter_mut() {
+            instance.assert_running();
+            total += instance.counter("burnrate_records_consumed_total").unwrap_or(0.0);
+        }
+        if total >= expected {
+            return;
+        }
+        if Instant::now() > deadline {
+            let outputs: Vec<String> = instances.iter().map(|instance| instance.process.describe_output()).collect();
+            panic!("the instances consumed {total} of {expected} records in {timeout:?}\n{}", outputs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the aggregates topic holds every billing-period final replay has.
+fn wait_for_period_finals(topic: &str, expected: usize, instances: &mut [&mut Instance]) -> Vec<StoredRecord> {
+    let deadline = Instant::now() + FINISH_TIMEOUT;
+    loop {
+        for instance in instances.iter_mut() {
+            instance.assert_running();
+        }
+        let records = read_all(topic);
+        let finals: BTreeSet<String> = records
+            .iter()
+            .filter_map(|record| serde_json::from_slice::<Value>(record.value.as_deref()?).ok())
+            .filter(|aggregate| aggregate["window"] == "period" && aggregate["kind"] == "final")
+            .map(|aggregate| window_key(&aggregate))
+            .collect();
+        if finals.len() >= expected {
+            return records;
+        }
+        if Instant::now() > deadline {
+            let outputs: Vec<String> = instances.iter().map(|instance| instance.process.describe_output()).collect();
+            panic!("only {} of {expected} period finals arrived in {FINISH_TIMEOUT:?}\n{}", finals.len(), outputs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Checks the run's outputs against replay's.
+fn assert_matches_batch(topics: &Topics, batch: &Batch, instances: &mut [&mut Instance]) {
+    let expected_finals = batch
+        .aggregates
+        .iter()
+        .filter(|aggregate| aggregate["window"] == "period" && aggregate["kind"] == "final")
+        .count();
+    assert!(expected_finals > 0, "replay emitted no period finals");
+    let aggregate_records = wait_for_period_finals(&topics.aggregates, expected_finals, instances);
+    let aggregates = distinct_outputs(&aggregate_records, "aggregate");
+
+    let run_sums = sum_by_window(&aggregates);
+    let batch_sums = sum_by_window(&batch.aggregates);
+    let missing: Vec<&String> = batch_sums.keys().filter(|key| !run_sums.contains_key(*key)).collect();
+    let extra: Vec<&String> = run_sums.keys().filter(|key| !batch_sums.contains_key(*key)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} windows missing from the run, such as {:#?}\n{} windows only in the run, such as {:#?}",
+        missing.len(),
+        &missing[..missing.len().min(5)],
+        extra.len(),
+        &extra[..extra.len().min(5)]
+    );
+    for (key, expected) in &batch_sums {
+        assert_eq!(&run_sums[key], expected, "quantity, cost, prepaid, billed of {key}");
+    }
+
+    // Every alert replay fires, the run fires with the same figures, and no key
+    // fires with two different contents.
+    let alerts = distinct_outputs(&read_all(&topics.alerts), "alert");
+    let mut fired: BTreeMap<String, Value> = BTreeMap::new();
+    for alert in alerts.iter().filter(|alert| alert["status"] == "firing") {
+        let key = alert["key"].as_str().unwrap().to_owned();
+        if let Some(first) = fired.get(&key) {
+            assert_eq!(first, alert, "alert {key} fired twice with different contents");
+        }
+        fired.insert(key, alert.clone());
+    }
+    let batch_firing: Vec<&Value> = batch.alerts.iter().filter(|alert| alert["status"] == "firing").collect();
+    assert!(!batch_firing.is_empty(), "replay fired no alerts; the comparison would prove nothing");
+    for alert in batch_firing {
+        let key = alert["key"].as_str().unwrap();
+        let run_alert = fired.get(key).unwrap_or_else(|| panic!("alert {key} fired in replay but not in the run"));
+        assert_eq!(run_alert, alert, "alert {key}");
+    }
+
+    let dead_letters = read_all(&topics.dead_letters);
+    assert!(dead_letters.is_empty(), "unexpected dead letters: {:?}", dead_letters.iter().map(|record| record.header("burnrate.reason").map(String::from_utf8_lossy)).collect::<Vec<_>>());
+}
+
+fn two_instances_equal_the_batch(guarantee: &str) {
+    let directory = tempfile::tempdir().unwrap();
+    let topics = Topics::create("group");
+    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), guarantee);
+    publish_contracts(&topics.contracts);
+    let trace = trace_records();
+    produce(&topics.usage, &trace);
+    produce(&topics.usage, &closing_records());
+
+    let mut first = Instance::start(&config);
+    let mut second = Instance::start(&config);
+    let batch = replay_batch(directory.path());
+    wait_until_consumed(&mut [&mut first, &mut second], (trace.len() + PARTITIONS as usize) as f64, FINISH_TIMEOUT);
+    assert_matches_batch(&topics, &batch, &mut [&mut first, &mut second]);
+
+    first.process.terminate();
+    second.process.terminate();
+    for instance in [&mut first, &mut second] {
+        let status = instance.process.wait_timeout(Duration::from_secs(30));
+        assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", instance.process.describe_output());
+    }
+}
+
+#[test]
+fn two_instances_equal_the_batch_effectively_once() {
+    two_instances_equal_the_batch("effectively_once");
+}
+
+#[test]
+fn two_instances_equal_the_batch_exactly_once() {
+    two_instances_equal_the_batch("exactly_once");
+}
+
+/// How the first instance goes away in the middle of the trace.
+#[derive(Clone, Copy, PartialEq)]
+enum Departure {
+    /// SIGKILL: no hand-over, its partitions restart from their last checkpoint.
+    Killed,
+    /// SIGTERM: it checkpoints and leaves the group.
+    Stopped,
+}
+
+/// Takes the first instance away in the middle of the trace, starts it again,
+/// adds a third and stops one, producing the trace in thirds between the steps.
+fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
+    let directory = tempfile::tempdir().unwrap();
+    let topics = Topics::create("rescale");
+    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), guarantee);
+    publish_contracts(&topics.contracts);
+    let trace = trace_records();
+    let third = trace.len() / 3;
+    let batch = replay_batch(directory.path());
+
+    let mut first = Instance::start(&config);
+    let mut second = Instance::start(&config);
+    produce(&topics.usage, &trace[..third]);
+    wait_until_consumed(&mut [&mut first, &mut second], third as f64, FINISH_TIMEOUT);
+
+    // Leave while the second third is being processed: after a SIGKILL, outputs
+    // after the last checkpoint are sent again by whoever restores the partitions.
+    produce(&topics.usage, &trace[third..2 * third]);
+    std::thread::sleep(Duration::from_millis(300));
+    match departure {
+        Departure::Killed => first.process.kill(),
+        Departure::Stopped => first.process.terminate(),
+    }
+    if departure == Departure::Stopped {
+        let status = first.process.wait_timeout(Duration::from_secs(60));
+        assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", first.process.describe_output());
+    }
+    let mut restarted = Instance::start(&config);
+    let mut added = Instance::start(&config);
+
+    produce(&topics.usage, &trace[2 * third..]);
+    std::thread::sleep(Duration::from_millis(500));
+    second.process.terminate();
+    let status = second.process.wait_timeout(Duration::from_secs(60));
+    assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", second.process.describe_output());
+
+    produce(&topics.usage, &closing_records());
+    assert_matches_batch(&topics, &batch, &mut [&mut restarted, &mut added]);
+
+    let changelog = read_all(&topics.changelog);
+    assert!(
+        changelog.iter().any(|record| record.header("burnrate.state-kind") == Some(b"changes".as_slice())),
+        "the changelog holds no changes records, so restores only ever read snapshots"
+    );
+}
+
+#[test]
+fn crash_restart_and_rescale_keep_totals_exact_effectively_once() {
+    crash_restart_and_rescale("effectively_once", Departure::Killed);
+}
+
+#[test]
+fn stop_restart_and_rescale_keep_totals_exact_exactly_once() {
+    // NOTE: a SIGKILL under exactly_once cannot be checked on Tansu: it shows the
+    // records of the killed instance's open transaction to read_committed readers,
+    // so a restore can read changelog records whose outputs were never delivered.
+    // On Apache Kafka those records stay invisible. Here the first instance leaves
+    // with SIGTERM, which hands its partitions over through committed transactions.
+    crash_restart_and_rescale("exactly_once", Departure::Stopped);
+}
