@@ -31,3 +31,4 @@ pub mod broker;
 pub mod process;
 pub mod registry;
 pub mod topics;
+pub mod run;

@@ -1,12 +1,13 @@
 //! The contracts table: every instance reads the whole contracts topic (keyed by
 //! contract id, compacted; an empty value deletes) outside the consumer group,
 //! keeps reading it, and shares the current table with the processing loop.
-//! The table counts as loaded once every partition was read to its end.
+//! The table counts as loaded once every partition was read to its end. While the
+//! topic does not exist, the reader looks it up again and the table stays unloaded.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use burnrate_model::parse_contract_json;
 use burnrate_pricing::ContractTable;
@@ -20,10 +21,22 @@ use crate::clients::Reader;
 use crate::health::Health;
 use crate::metrics::Metrics;
 
+/// How long one metadata request for the contracts topic may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Maximum pause between two lookups of a missing contracts topic.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// How often a contracts topic that is still missing is logged again.
+const REPORT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The current contracts table, shared between the reader and the processing loop.
 #[derive(Clone)]
 pub struct SharedContracts {
     current: Arc<RwLock<Arc<ContractTable>>>,
+    /// Bumped on every replacement, so the processing loop can check for a new
+    /// table on every record without taking the lock.
+    version: Arc<AtomicU64>,
 }
 
 impl SharedContracts {
@@ -31,6 +44,7 @@ impl SharedContracts {
     pub fn new(table: ContractTable) -> SharedContracts {
         SharedContracts {
             current: Arc::new(RwLock::new(Arc::new(table))),
+            version: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -39,8 +53,14 @@ impl SharedContracts {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
+    /// Returns the number of replacements so far.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
     fn replace(&self, table: ContractTable) {
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(table);
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -57,16 +77,9 @@ pub struct ContractsReader {
 impl ContractsReader {
     /// Runs the reader on the calling thread.
     pub fn run(self) -> Result<(), KafkaError> {
-        let metadata = self.consumer.fetch_metadata(Some(&self.topic), Duration::from_secs(30))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|topic| topic.name() == self.topic && topic.error().is_none())
-            .flat_map(|topic| topic.partitions().iter().map(|partition| partition.id()))
-            .collect();
-        if partitions.is_empty() {
-            error!(topic = %self.topic, "contracts topic does not exist or has no partitions; create it (compacted) and publish contracts keyed by id");
-        }
+        let Some(partitions) = self.wait_for_partitions() else {
+            return Ok(());
+        };
         let mut assignment = TopicPartitionList::new();
         for partition in &partitions {
             assignment.add_partition_offset(&self.topic, *partition, Offset::Beginning)?;
@@ -75,10 +88,7 @@ impl ContractsReader {
 
         let mut table = (*self.contracts.current()).clone();
         let mut unread: HashSet<i32> = partitions.into_iter().collect();
-        let mut loaded = unread.is_empty();
-        if loaded {
-            self.finish_load(&table);
-        }
+        let mut loaded = false;
         while !self.stop.load(Ordering::Relaxed) {
             match self.consumer.poll(Duration::from_millis(200)) {
                 None => {}
@@ -99,6 +109,45 @@ impl ContractsReader {
             }
         }
         Ok(())
+    }
+
+    /// Looks the contracts topic up until it exists, or returns `None` once `stop`
+    /// is set. A missing topic must not count as an empty, loaded table, because the
+    /// instance would then price every event as unrated and never read the topic.
+    fn wait_for_partitions(&self) -> Option<Vec<i32>> {
+        let mut delay = Duration::from_millis(250);
+        let mut last_report: Option<Instant> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            let problem = match self.consumer.fetch_metadata(Some(&self.topic), METADATA_TIMEOUT) {
+                Ok(metadata) => {
+                    let partitions: Vec<i32> = metadata
+                        .topics()
+                        .iter()
+                        .filter(|topic| topic.name() == self.topic && topic.error().is_none())
+                        .flat_map(|topic| topic.partitions().iter().map(|partition| partition.id()))
+                        .collect();
+                    if !partitions.is_empty() {
+                        return Some(partitions);
+                    }
+                    "the topic does not exist or has no partitions; create it (compacted) and publish contracts keyed by id".to_owned()
+                }
+                Err(error) => format!("reading its metadata failed: {error}"),
+            };
+            if last_report.is_none_or(|reported| reported.elapsed() >= REPORT_INTERVAL) {
+                error!(topic = %self.topic, %problem, retry_in = ?delay, "contracts table cannot load; not ready until it does");
+                last_report = Some(Instant::now());
+            }
+            self.sleep_unless_stopped(delay);
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+        None
+    }
+
+    fn sleep_unless_stopped(&self, duration: Duration) {
+        let deadline = Instant::now() + duration;
+        while !self.stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn finish_load(&self, table: &ContractTable) {

@@ -166,6 +166,7 @@ fn process_until_stopped(
     let mut outputs: Vec<EngineOutput> = Vec::new();
     let mut batch_started = Instant::now();
     let mut records = 0u32;
+    let mut table_version = pipeline.contracts.version();
     let mut table = pipeline.contracts.current();
     let mut spend_published = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -176,6 +177,11 @@ fn process_until_stopped(
         match consumer.poll(wait) {
             None => {}
             Some(Ok(message)) => {
+                // A contract update applies from the next record on.
+                if pipeline.contracts.version() != table_version {
+                    table_version = pipeline.contracts.version();
+                    table = pipeline.contracts.current();
+                }
                 pipeline.process(&message, &table, &mut outputs)?;
                 records += 1;
             }
@@ -189,7 +195,6 @@ fn process_until_stopped(
         if records >= kafka.checkpoint_records || batch_started.elapsed() >= kafka.checkpoint_interval {
             pipeline.advance_idle(Utc::now(), &mut outputs)?;
             pipeline.checkpoint(consumer, &[], CommitMode::Async)?;
-            table = pipeline.contracts.current();
             batch_started = Instant::now();
             records = 0;
         }
