@@ -266,7 +266,13 @@ impl Metrics {
 
     /// Counts one record read from `topic` and `partition`.
     pub fn record_consumed(&self, topic: &str, partition: i32) {
-        self.records_consumed.with_label_values(&[topic, &partition.to_string()]).inc();
+        self.consumed_counter(topic, partition).inc();
+    }
+
+    /// Returns the consumed-records counter of `topic` and `partition`, for callers
+    /// that count every record and should not look the labels up each time.
+    pub fn consumed_counter(&self, topic: &str, partition: i32) -> IntCounter {
+        self.records_consumed.with_label_values(&[topic, &partition.to_string()])
     }
 
     /// Adds what the engine counted while processing (the difference of its

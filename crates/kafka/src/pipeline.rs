@@ -19,6 +19,7 @@ use burnrate_engine::{AlertConfig, Counters, EngineOutput, PartitionEngine, Proc
 use burnrate_model::Alert;
 use burnrate_pricing::ContractTable;
 use chrono::{DateTime, Utc};
+use prometheus::IntCounter;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
@@ -106,6 +107,8 @@ struct Slot {
     /// Changelog offset of the snapshot the next changes record builds on.
     snapshot_offset: Option<i64>,
     changes_since_snapshot: u32,
+    /// This partition's `burnrate_records_consumed_total` series.
+    consumed: IntCounter,
 }
 
 /// Everything an instance needs to process its partitions.
@@ -199,7 +202,7 @@ impl Pipeline {
         }
         slot.next_offset = offset + 1;
         slot.changed = true;
-        self.metrics.record_consumed(message.topic(), partition);
+        slot.consumed.inc();
 
         match self.decode_with_retries(message) {
             Ok(event) => {
@@ -526,6 +529,7 @@ impl Pipeline {
                     changed: false,
                     snapshot_offset: restored.snapshot_offset,
                     changes_since_snapshot: restored.changes_since_snapshot,
+                    consumed: self.metrics.consumed_counter(&self.kafka.topics.usage, partition),
                 },
             );
         }
