@@ -96,6 +96,8 @@ group_id = "{group}"
 guarantee = "{guarantee}"
 checkpoint_interval = "300ms"
 snapshot_every = 4
+# Small chunks, so that restores put snapshots together from several records.
+state_chunk_bytes = 4096
 
 [kafka.topics]
 usage = "{usage}"
@@ -490,6 +492,12 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     assert!(
         changelog.iter().any(|record| record.header("burnrate.state-kind") == Some(b"changes".as_slice())),
         "the changelog holds no changes records, so restores only ever read snapshots"
+    );
+    assert!(
+        changelog
+            .iter()
+            .any(|record| record.header("burnrate.chunk").is_some_and(|position| !position.ends_with(b"/1"))),
+        "no state record was split into chunks, so restores never put one together"
     );
 }
 

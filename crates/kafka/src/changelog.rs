@@ -15,7 +15,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::clients::Reader;
 
@@ -25,6 +25,10 @@ pub const KIND_HEADER: &str = "burnrate.state-kind";
 pub const INPUT_OFFSET_HEADER: &str = "burnrate.input-offset";
 /// Header of a changes record: the changelog offset of the snapshot it builds on.
 pub const SNAPSHOT_OFFSET_HEADER: &str = "burnrate.snapshot-offset";
+/// Header with a chunk's position, `index/count`: a state record larger than
+/// `[kafka] state_chunk_bytes` is sent as several Kafka records in a row, because
+/// brokers limit the size of one record (1 MB by default).
+pub const CHUNK_HEADER: &str = "burnrate.chunk";
 /// A full snapshot.
 pub const SNAPSHOT: &str = "snapshot";
 /// The entries changed since the previous record.
@@ -90,6 +94,8 @@ struct StateRecord {
     offset: i64,
     kind: String,
     snapshot_offset: Option<i64>,
+    /// (index, count); (0, 1) for a record sent whole.
+    chunk: (u32, u32),
     value: Vec<u8>,
 }
 
@@ -121,56 +127,50 @@ pub fn restore_partition(
         return Ok(restored);
     }
 
-    // Find the last state record. The watermark a broker reports can trail the
-    // real end by a batch, so each read goes to the end of the partition. The
-    // last offsets can also be transaction markers, which a reader never sees,
-    // so the read starts further back until it finds a record.
+    // Find the last complete state record. The watermark a broker reports can
+    // trail the real end by a batch, so each read goes to the end of the
+    // partition. The last offsets can be transaction markers, which a reader never
+    // sees, or the first chunks of a record whose writer crashed, so the read
+    // starts further back until it finds a complete record and its first chunk.
     let mut span = 16;
-    let last = loop {
-        let start = (high - span).max(low);
-        let tail = read_to_end(reader, topic, partition, start, timeout)?;
-        if let Some(last) = tail.into_iter().last() {
-            break last;
+    let start = loop {
+        let read_from = (high - span).max(low);
+        let tail = read_to_end(reader, topic, partition, read_from, timeout)?;
+        if let Some(start) = replay_start(&tail, topic, partition)? {
+            break start;
         }
-        if start == low {
+        if read_from == low {
+            // Only markers or an incomplete first record: no state yet.
             return Ok(restored);
         }
         span = span.saturating_mul(16);
     };
-    let start = match (last.kind.as_str(), last.snapshot_offset) {
-        (SNAPSHOT, _) => last.offset,
-        (CHANGES, Some(snapshot_offset)) => snapshot_offset,
-        _ => {
-            return Err(RestoreError::Corrupt {
-                topic: topic.to_owned(),
-                partition,
-                offset: last.offset,
-                problem: format!("record of kind {:?} without the {SNAPSHOT_OFFSET_HEADER} header", last.kind),
-            })
-        }
-    };
 
     let records = read_to_end(reader, topic, partition, start, timeout)?;
+    let mut assembler = ChunkAssembler::default();
     for record in records {
+        let Some(whole) = assembler.push(record) else {
+            continue;
+        };
         let corrupt = |problem: String| RestoreError::Corrupt {
             topic: topic.to_owned(),
             partition,
-            offset: record.offset,
+            offset: whole.offset,
             problem,
         };
-        restored.bytes += record.value.len() as u64;
-        match (record.kind.as_str(), restored.engine.as_mut()) {
+        restored.bytes += whole.value.len() as u64;
+        match (whole.kind.as_str(), restored.engine.as_mut()) {
             (SNAPSHOT, _) => {
                 let mut engine =
-                    PartitionEngine::restore(processing.clone(), &record.value).map_err(|error| corrupt(error.to_string()))?;
+                    PartitionEngine::restore(processing.clone(), &whole.value).map_err(|error| corrupt(error.to_string()))?;
                 engine.set_alert_config(alerts.clone());
                 restored.engine = Some(engine);
-                restored.snapshot_offset = Some(record.offset);
+                restored.snapshot_offset = Some(whole.offset);
                 restored.changes_since_snapshot = 0;
             }
             (CHANGES, Some(engine)) => {
                 engine
-                    .apply_changelog_record(&record.value)
+                    .apply_changelog_record(&whole.value)
                     .map_err(|error| corrupt(error.to_string()))?;
                 restored.changes_since_snapshot += 1;
             }
@@ -182,8 +182,94 @@ pub fn restore_partition(
             (other, _) => return Err(corrupt(format!("unknown {KIND_HEADER} {other:?}"))),
         }
     }
+    if assembler.is_incomplete() {
+        warn!(topic, partition, "the last state record is incomplete (its writer stopped while writing it) and was skipped");
+    }
     info!(topic, partition, bytes = restored.bytes, snapshot_offset = restored.snapshot_offset, "read partition state");
     Ok(restored)
+}
+
+/// Returns where restoring starts, from records at the end of the partition: the
+/// first chunk of the last complete snapshot, or the snapshot the last complete
+/// changes record names. `None` when `tail` does not reach back far enough.
+fn replay_start(tail: &[StateRecord], topic: &str, partition: i32) -> Result<Option<i64>, RestoreError> {
+    let Some(last_index) = tail.iter().rposition(|record| record.chunk.0 + 1 == record.chunk.1) else {
+        return Ok(None);
+    };
+    let last = &tail[last_index];
+    match (last.kind.as_str(), last.snapshot_offset) {
+        (SNAPSHOT, _) => {
+            let first_chunk = last_index.checked_sub(last.chunk.0 as usize).map(|index| &tail[index]);
+            Ok(first_chunk.filter(|record| record.chunk.0 == 0).map(|record| record.offset))
+        }
+        (CHANGES, Some(snapshot_offset)) => Ok(Some(snapshot_offset)),
+        _ => Err(RestoreError::Corrupt {
+            topic: topic.to_owned(),
+            partition,
+            offset: last.offset,
+            problem: format!("record of kind {:?} without the {SNAPSHOT_OFFSET_HEADER} header", last.kind),
+        }),
+    }
+}
+
+/// A whole state record put together from its chunks.
+struct WholeRecord {
+    /// Offset of the first chunk.
+    offset: i64,
+    kind: String,
+    value: Vec<u8>,
+}
+
+/// Puts chunks back together. A record whose chunks stop before the last one (its
+/// writer crashed) is dropped when the next record starts.
+#[derive(Default)]
+struct ChunkAssembler {
+    pending: Option<(WholeRecord, u32, u32)>,
+}
+
+impl ChunkAssembler {
+    /// Adds a chunk; returns the record it completes.
+    fn push(&mut self, record: StateRecord) -> Option<WholeRecord> {
+        let (index, count) = record.chunk;
+        if index == 0 {
+            let whole = WholeRecord {
+                offset: record.offset,
+                kind: record.kind,
+                value: record.value,
+            };
+            self.pending = Some((whole, 1, count));
+        } else {
+            match &mut self.pending {
+                Some((whole, next, _)) if *next == index => {
+                    whole.value.extend_from_slice(&record.value);
+                    *next += 1;
+                }
+                // A chunk without its predecessors: left over from a crashed writer.
+                _ => {
+                    self.pending = None;
+                    return None;
+                }
+            }
+        }
+        match &self.pending {
+            Some((_, next, count)) if next == count => self.pending.take().map(|(whole, _, _)| whole),
+            _ => None,
+        }
+    }
+
+    /// Returns whether chunks of an unfinished record are held.
+    fn is_incomplete(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// Splits a state record into chunks of at most `chunk_bytes`, each to be sent as
+/// one Kafka record with [`CHUNK_HEADER`] `index/count`.
+pub fn split_into_chunks(bytes: &[u8], chunk_bytes: usize) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        return vec![bytes];
+    }
+    bytes.chunks(chunk_bytes.max(1)).collect()
 }
 
 /// Reads `partition` from `start` to its end.
@@ -229,10 +315,12 @@ fn read_to_end(
                         .map(|value| String::from_utf8_lossy(value).into_owned())
                 };
                 let snapshot_offset = header(SNAPSHOT_OFFSET_HEADER).and_then(|text| text.parse().ok());
+                let chunk = header(CHUNK_HEADER).and_then(|text| parse_chunk(&text)).unwrap_or((0, 1));
                 records.push(StateRecord {
                     offset: message.offset(),
                     kind: header(KIND_HEADER).unwrap_or_default(),
                     snapshot_offset,
+                    chunk,
                     value: message.payload().unwrap_or_default().to_vec(),
                 });
             }
@@ -240,4 +328,71 @@ fn read_to_end(
     }
     reader.unassign().map_err(kafka_error)?;
     Ok(records)
+}
+
+/// Reads `index/count`, with `index < count`.
+fn parse_chunk(text: &str) -> Option<(u32, u32)> {
+    let (index, count) = text.split_once('/')?;
+    let (index, count): (u32, u32) = (index.parse().ok()?, count.parse().ok()?);
+    (index < count).then_some((index, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(offset: i64, kind: &str, chunk: (u32, u32), value: &[u8]) -> StateRecord {
+        StateRecord {
+            offset,
+            kind: kind.to_owned(),
+            snapshot_offset: (kind == CHANGES).then_some(0),
+            chunk,
+            value: value.to_vec(),
+        }
+    }
+
+    #[test]
+    fn chunks_join_in_order_and_a_broken_record_is_dropped() {
+        let mut assembler = ChunkAssembler::default();
+        assert!(assembler.push(chunk(0, SNAPSHOT, (0, 2), b"ab")).is_none());
+        let whole = assembler.push(chunk(1, SNAPSHOT, (1, 2), b"cd")).unwrap();
+        assert_eq!((whole.offset, whole.value.as_slice()), (0, b"abcd".as_slice()));
+
+        // A writer crashed after the first of three chunks; the next record replaces it.
+        assert!(assembler.push(chunk(2, CHANGES, (0, 3), b"x")).is_none());
+        let whole = assembler.push(chunk(3, CHANGES, (0, 1), b"y")).unwrap();
+        assert_eq!((whole.offset, whole.value.as_slice()), (3, b"y".as_slice()));
+
+        // A continuation without its first chunk is ignored.
+        assert!(assembler.push(chunk(4, CHANGES, (1, 2), b"z")).is_none());
+        assert!(!assembler.is_incomplete());
+    }
+
+    #[test]
+    fn replay_starts_at_the_first_chunk_of_the_last_complete_snapshot() {
+        let tail = [
+            chunk(10, SNAPSHOT, (0, 2), b"a"),
+            chunk(11, SNAPSHOT, (1, 2), b"b"),
+            // The next snapshot's writer stopped after one chunk.
+            chunk(12, SNAPSHOT, (0, 2), b"c"),
+        ];
+        assert_eq!(replay_start(&tail, "state", 0).unwrap(), Some(10));
+        // Without its first chunk in view, the read must reach further back.
+        assert_eq!(replay_start(&tail[1..], "state", 0).unwrap(), None);
+    }
+
+    #[test]
+    fn replay_of_changes_starts_at_their_snapshot() {
+        let tail = [chunk(20, CHANGES, (0, 1), b"a")];
+        assert_eq!(replay_start(&tail, "state", 0).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn chunk_headers_are_checked() {
+        assert_eq!(parse_chunk("1/3"), Some((1, 3)));
+        assert_eq!(parse_chunk("3/3"), None);
+        assert_eq!(parse_chunk("x/3"), None);
+        assert_eq!(split_into_chunks(b"abcde", 2), vec![b"ab".as_slice(), b"cd", b"e"]);
+        assert_eq!(split_into_chunks(b"", 2).len(), 1);
+    }
 }

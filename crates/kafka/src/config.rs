@@ -57,6 +57,11 @@ pub struct KafkaConfig {
     /// Changelog records per partition between two full snapshots.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
+    /// Largest piece of a state record sent as one Kafka record; larger snapshots
+    /// are split. Keep it below the changelog topic's `max.message.bytes` and the
+    /// producer's `message.max.bytes` (both 1 MB by default).
+    #[serde(default = "default_state_chunk_bytes")]
+    pub state_chunk_bytes: usize,
     /// How long to wait for the broker to take a checkpoint's records before the
     /// instance stops, so that its state is restored from the last good checkpoint.
     #[serde(default = "default_delivery_timeout", with = "humantime_serde")]
@@ -173,6 +178,10 @@ fn default_snapshot_every() -> u32 {
     60
 }
 
+fn default_state_chunk_bytes() -> usize {
+    900_000
+}
+
 fn default_delivery_timeout() -> Duration {
     Duration::from_secs(60)
 }
@@ -220,6 +229,12 @@ impl KafkaConfig {
         }
         if self.checkpoint_records == 0 {
             problems.push("[kafka] checkpoint_records is 0; use a positive count such as 20000".to_owned());
+        }
+        if self.state_chunk_bytes < 1024 {
+            problems.push(format!(
+                "[kafka] state_chunk_bytes is {}; use at least 1024, such as 900000 (below the broker's record size limit)",
+                self.state_chunk_bytes
+            ));
         }
         if self.snapshot_every == 0 {
             problems.push("[kafka] snapshot_every is 0; use a positive count such as 60".to_owned());

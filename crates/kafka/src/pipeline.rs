@@ -419,17 +419,22 @@ impl Pipeline {
             };
             if let Some(bytes) = bytes {
                 let input_offset = slot.engine.state().input_offset.unwrap_or(-1).to_string();
-                let mut headers = OwnedHeaders::new()
-                    .insert(Header { key: changelog::KIND_HEADER, value: Some(kind) })
-                    .insert(Header { key: changelog::INPUT_OFFSET_HEADER, value: Some(&input_offset) });
-                let snapshot_offset;
-                if kind == CHANGES {
-                    snapshot_offset = slot.snapshot_offset.unwrap_or(-1).to_string();
-                    headers = headers.insert(Header { key: changelog::SNAPSHOT_OFFSET_HEADER, value: Some(&snapshot_offset) });
-                }
+                let snapshot_offset = slot.snapshot_offset.unwrap_or(-1).to_string();
                 let key = changelog::record_key(&self.kafka.topics.usage, *partition);
-                let marker = if full { TRACK_SNAPSHOT } else { UNTRACKED };
-                self.send(&self.kafka.topics.changelog, Some(*partition), Some(key.as_bytes()), &bytes, headers, marker)?;
+                let chunks = changelog::split_into_chunks(&bytes, self.kafka.state_chunk_bytes);
+                for (index, chunk) in chunks.iter().enumerate() {
+                    let position = format!("{index}/{}", chunks.len());
+                    let mut headers = OwnedHeaders::new()
+                        .insert(Header { key: changelog::KIND_HEADER, value: Some(kind) })
+                        .insert(Header { key: changelog::INPUT_OFFSET_HEADER, value: Some(&input_offset) })
+                        .insert(Header { key: changelog::CHUNK_HEADER, value: Some(&position) });
+                    if kind == CHANGES {
+                        headers = headers.insert(Header { key: changelog::SNAPSHOT_OFFSET_HEADER, value: Some(&snapshot_offset) });
+                    }
+                    // The first chunk's offset is where a restore starts reading.
+                    let marker = if full && index == 0 { TRACK_SNAPSHOT } else { UNTRACKED };
+                    self.send(&self.kafka.topics.changelog, Some(*partition), Some(key.as_bytes()), chunk, headers, marker)?;
+                }
                 self.metrics.changelog_written_bytes.inc_by(bytes.len() as u64);
                 written.push((*partition, full));
             }
