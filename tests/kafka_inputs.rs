@@ -238,6 +238,42 @@ fn poison_records_go_to_dead_letters() {
 }
 
 #[test]
+fn events_ahead_of_the_clock_go_to_dead_letters() {
+    let topics = RunTopics::unique();
+    topics.create(1);
+    produce(
+        &topics.contracts,
+        &[OutgoingRecord::new("acme-openai", contract("acme-openai", "acme", output_token_price("0.000008"), json!([])))],
+    );
+    // One event from a producer whose clock is decades ahead would otherwise move
+    // the watermark past every window and send all later events to dead letters.
+    let records = vec![
+        json_record("acme", usage_event("e-1", "acme", "2026-05-06T10:00:10Z", "output_tokens", "1000").to_string()),
+        json_record("acme", usage_event("ahead", "acme", "2100-01-01T00:00:00Z", "output_tokens", "5").to_string()),
+        json_record("acme", usage_event("e-2", "acme", "2026-05-06T10:00:20Z", "output_tokens", "500").to_string()),
+    ];
+    produce(&topics.usage, &records);
+
+    let kafka = topics.kafka_table("max_time_ahead = \"1h\"");
+    let mut instance = RunInstance::start(&format!("{kafka}\n{MINUTE_WINDOWS}\n{QUIET_ALERTS}"));
+    instance.wait_until_assigned();
+
+    let dead_letters = wait_for_records(&topics.dead_letters, 1, OUTPUT_TIMEOUT);
+    assert_eq!(dead_letters.len(), 1, "dead letters {dead_letters:#?}\n{}", instance.process.describe_output());
+    assert_eq!(header_text(&dead_letters[0], "burnrate.stage"), "invalid");
+    let reason = header_text(&dead_letters[0], "burnrate.reason");
+    assert!(reason.contains("event time 2100-01-01T00:00:00+00:00 is more than 1h ahead"), "reason {reason:?}");
+
+    assert_eq!(instance.wait_for_metric("burnrate_events_rated_total", 2.0, OUTPUT_TIMEOUT), 2.0);
+    let (_, scrape) = instance.get("/metrics");
+    assert_eq!(metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"invalid\"}"), Some(1.0), "{scrape}");
+    assert_eq!(metric_sample(&scrape, "burnrate_late_events_total"), Some(0.0), "{scrape}");
+
+    let status = instance.process.stop(Duration::from_secs(20));
+    assert!(status.success(), "burnrate exited with {status}\n{}", instance.process.describe_output());
+}
+
+#[test]
 fn metrics_and_probes_follow_the_run() {
     let topics = RunTopics::unique();
     // The contracts topic does not exist yet, so the table cannot load.

@@ -57,6 +57,10 @@ pub struct KafkaConfig {
     /// Changelog records per partition between two full snapshots.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
+    /// How far ahead of the clock an event time may be; later events go to dead
+    /// letters, so a producer with a wrong clock cannot close every window early.
+    #[serde(default = "default_max_time_ahead", with = "humantime_serde")]
+    pub max_time_ahead: Duration,
     /// Largest piece of a state record sent as one Kafka record; larger snapshots
     /// are split. Keep it below the changelog topic's `max.message.bytes` and the
     /// producer's `message.max.bytes` (both 1 MB by default).
@@ -176,6 +180,10 @@ fn default_checkpoint_records() -> u32 {
 
 fn default_snapshot_every() -> u32 {
     60
+}
+
+fn default_max_time_ahead() -> Duration {
+    Duration::from_secs(60 * 60)
 }
 
 fn default_state_chunk_bytes() -> usize {

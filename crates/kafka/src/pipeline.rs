@@ -204,10 +204,12 @@ impl Pipeline {
         slot.changed = true;
         slot.consumed.inc();
 
-        match self.decode_with_retries(message) {
+        let now = Utc::now();
+        let decoded = self.decode_with_retries(message).and_then(|event| self.check_not_ahead(event, now));
+        match decoded {
             Ok(event) => {
                 let before = slot.engine.counters();
-                slot.engine.process(event, offset, Some(Utc::now()), table, outputs);
+                slot.engine.process(event, offset, Some(now), table, outputs);
                 self.metrics.record_engine_counts(&difference(&slot.engine.counters(), &before));
                 self.publish(outputs, partition, Some(offset), Some(message))
             }
@@ -224,6 +226,25 @@ impl Pipeline {
                 reason: error.to_string(),
             }),
         }
+    }
+
+    /// Rejects an event whose time is further ahead of the clock than
+    /// `[kafka] max_time_ahead`: one such event would move its partition's
+    /// watermark into the future and close every open window early.
+    fn check_not_ahead(&self, event: burnrate_model::UsageEvent, now: DateTime<Utc>) -> Result<burnrate_model::UsageEvent, DecodeFailure> {
+        let limit = chrono::Duration::from_std(self.kafka.max_time_ahead).unwrap_or(chrono::Duration::MAX);
+        if event.time <= now + limit {
+            return Ok(event);
+        }
+        Err(DecodeFailure::Rejected(crate::decode::Rejection {
+            kind: DeadLetterKind::Invalid,
+            reason: format!(
+                "event time {} is more than {} ahead of the time it was processed ({}); check the clock of the producer, or raise [kafka] max_time_ahead",
+                event.time.to_rfc3339(),
+                humantime::format_duration(self.kafka.max_time_ahead),
+                now.to_rfc3339()
+            ),
+        }))
     }
 
     /// Decodes a record, retrying while a service it needs (the schema registry)
