@@ -38,11 +38,11 @@ const PARTITIONS: i32 = 6;
 const TRACE: &str = "examples/quickstart/AzureLLMInferenceTrace_code.csv";
 const QUICKSTART_CONFIG: &str = "examples/quickstart/burnrate.toml";
 const CONTRACTS: &str = "examples/quickstart/contracts.jsonl";
-/// Longest wait for the instances to finish the input.
+/// Maximum wait for the instances to finish the input.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Each scenario runs several instances and the broker on a 2-core machine, so
-/// scenarios run one at a time; in parallel, group joins stalled under the load.
+/// scenarios run one at a time. In parallel, group joins stalled under the load.
 static ONE_SCENARIO_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Topic names of one scenario.
@@ -151,7 +151,7 @@ impl Instance {
         Instance { process, metrics: address }
     }
 
-    /// Sum of a counter over its label sets, or `None` when the endpoint does not answer.
+    /// Returns the sum of a counter over its label sets, or `None` when the request fails.
     fn counter(&self, name: &str) -> Option<f64> {
         let body = ureq::get(&format!("http://{}/metrics", self.metrics))
             .call()
@@ -174,7 +174,7 @@ impl Instance {
     }
 }
 
-/// The trace's events as CloudEvents JSON, keyed by account.
+/// Returns the trace's events as CloudEvents JSON, keyed by account.
 fn trace_records() -> Vec<OutgoingRecord> {
     let path = repository_root().join(TRACE);
     let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
@@ -187,7 +187,7 @@ fn trace_records() -> Vec<OutgoingRecord> {
     records
 }
 
-/// One unrated event per partition, far after the trace, that moves every
+/// Returns one unrated event per partition, far after the trace, that moves every
 /// partition's watermark past the trace's windows and billing periods.
 fn closing_records() -> Vec<OutgoingRecord> {
     (0..PARTITIONS)
@@ -329,7 +329,7 @@ fn wait_until_consumed(instances: &mut [&mut Instance], expected: f64, timeout: 
     }
 }
 
-/// Waits until the aggregates topic holds every billing-period final replay has.
+/// Waits until the aggregates topic contains every billing-period final of replay.
 fn wait_for_period_finals(topic: &str, expected: usize, instances: &mut [&mut Instance]) -> Vec<StoredRecord> {
     let deadline = Instant::now() + FINISH_TIMEOUT;
     loop {
@@ -429,12 +429,12 @@ fn two_instances_equal_the_batch(guarantee: &str) {
 }
 
 #[test]
-fn two_instances_equal_the_batch_effectively_once() {
+fn two_instances_effectively_once() {
     two_instances_equal_the_batch("effectively_once");
 }
 
 #[test]
-fn two_instances_equal_the_batch_exactly_once() {
+fn two_instances_exactly_once() {
     two_instances_equal_the_batch("exactly_once");
 }
 
@@ -465,7 +465,7 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     wait_until_consumed(&mut [&mut first, &mut second], third as f64, FINISH_TIMEOUT);
 
     // Leave while the second third is being processed: after a SIGKILL, outputs
-    // after the last checkpoint are sent again by whoever restores the partitions.
+    // after the last checkpoint are sent again by the instance that restores the partitions.
     produce(&topics.usage, &trace[third..2 * third]);
     std::thread::sleep(Duration::from_millis(300));
     match departure {
@@ -502,12 +502,12 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
 }
 
 #[test]
-fn crash_restart_and_rescale_keep_totals_exact_effectively_once() {
+fn group_kill_effectively_once() {
     crash_restart_and_rescale("effectively_once", Departure::Killed);
 }
 
 #[test]
-fn stop_restart_and_rescale_keep_totals_exact_exactly_once() {
+fn group_stop_exactly_once() {
     // NOTE: a SIGKILL under exactly_once cannot be checked on Tansu: it shows the
     // records of the killed instance's open transaction to read_committed readers,
     // so a restore can read changelog records whose outputs were never delivered.

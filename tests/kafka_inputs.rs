@@ -238,7 +238,7 @@ fn poison_records_go_to_dead_letters() {
 }
 
 #[test]
-fn events_ahead_of_the_clock_go_to_dead_letters() {
+fn future_events_dead_lettered() {
     let topics = RunTopics::unique();
     topics.create(1);
     produce(

@@ -191,7 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn an_override_into_a_value_is_an_error() {
+    fn override_into_value_is_rejected() {
         let error = overridden("[kafka]\nbrokers = \"b\"\n", &[("BURNRATE__KAFKA__BROKERS__HOST", "x")]).unwrap_err();
         assert!(error.to_string().contains("BURNRATE__KAFKA__BROKERS__HOST"), "{error}");
     }

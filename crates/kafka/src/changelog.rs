@@ -2,7 +2,7 @@
 //!
 //! Partition `p` of the usage topic keeps its state in partition `p` of the
 //! changelog topic, as full snapshots and the changes between them. Every record
-//! carries the input offset it reflects inside the state; a changes record also
+//! carries the input offset it reflects inside the state. A changes record also
 //! names, in a header, the changelog offset of the snapshot it builds on. Restoring
 //! reads the last record, jumps to that snapshot and applies what follows, so a
 //! restore reads one snapshot and at most `snapshot_every` changes records however
@@ -55,7 +55,7 @@ pub struct Restored {
 /// partition without it.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    /// The broker did not answer.
+    /// A client call to the broker failed.
     #[error("cannot read changelog {topic}/{partition}: {source}")]
     Kafka {
         /// Changelog topic.
@@ -84,7 +84,7 @@ pub enum RestoreError {
         partition: i32,
         /// The offending record.
         offset: i64,
-        /// What is wrong.
+        /// The problem found.
         problem: String,
     },
 }
@@ -130,7 +130,7 @@ pub fn restore_partition(
     // Find the last complete state record. The watermark a broker reports can
     // trail the real end by a batch, so each read goes to the end of the
     // partition. The last offsets can be transaction markers, which a reader never
-    // sees, or the first chunks of a record whose writer crashed, so the read
+    // receives, or the first chunks of a record whose writer crashed. So the read
     // starts further back until it finds a complete record and its first chunk.
     let mut span = 16;
     let start = loop {
@@ -352,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_join_in_order_and_a_broken_record_is_dropped() {
+    fn assembler_drops_broken_records() {
         let mut assembler = ChunkAssembler::default();
         assert!(assembler.push(chunk(0, SNAPSHOT, (0, 2), b"ab")).is_none());
         let whole = assembler.push(chunk(1, SNAPSHOT, (1, 2), b"cd")).unwrap();
@@ -369,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn replay_starts_at_the_first_chunk_of_the_last_complete_snapshot() {
+    fn replay_start_of_complete_snapshot() {
         let tail = [
             chunk(10, SNAPSHOT, (0, 2), b"a"),
             chunk(11, SNAPSHOT, (1, 2), b"b"),
@@ -382,13 +382,13 @@ mod tests {
     }
 
     #[test]
-    fn replay_of_changes_starts_at_their_snapshot() {
+    fn replay_start_of_changes() {
         let tail = [chunk(20, CHANGES, (0, 1), b"a")];
         assert_eq!(replay_start(&tail, "state", 0).unwrap(), Some(0));
     }
 
     #[test]
-    fn chunk_headers_are_checked() {
+    fn chunk_header_parsing() {
         assert_eq!(parse_chunk("1/3"), Some((1, 3)));
         assert_eq!(parse_chunk("3/3"), None);
         assert_eq!(parse_chunk("x/3"), None);

@@ -22,7 +22,7 @@ fn base(config: &KafkaConfig, client_id: &str) -> ClientConfig {
     client
 }
 
-/// The consumer group member that reads the usage topic.
+/// Returns the settings of the consumer group member that reads the usage topic.
 pub fn group_member(config: &KafkaConfig) -> ClientConfig {
     let mut client = base(config, "burnrate");
     client
@@ -39,8 +39,8 @@ pub fn group_member(config: &KafkaConfig) -> ClientConfig {
     client
 }
 
-/// The producer of outputs and changelog records. Idempotence keeps a retried
-/// send from writing a record twice.
+/// Returns the settings of the producer of outputs and changelog records.
+/// Idempotence keeps a retried send from writing a record twice.
 pub fn producer(config: &KafkaConfig, transactional_id: Option<&str>) -> ClientConfig {
     let mut client = base(config, "burnrate-producer");
     client.set("enable.idempotence", "true");
@@ -53,8 +53,8 @@ pub fn producer(config: &KafkaConfig, transactional_id: Option<&str>) -> ClientC
     client
 }
 
-/// A reader outside the group (changelog restore, contracts table) that reports
-/// the end of each partition.
+/// Returns the settings of a reader outside the group (changelog restore,
+/// contracts table) that reports the end of each partition.
 pub fn reader(config: &KafkaConfig, role: &str) -> ClientConfig {
     let mut client = base(config, &format!("burnrate-{role}"));
     client

@@ -37,7 +37,7 @@ pub struct KafkaConfig {
     /// Topic names.
     #[serde(default)]
     pub topics: Topics,
-    /// How usage records are encoded when they carry no `content-type` header.
+    /// Encoding of usage records that carry no `content-type` header.
     #[serde(default)]
     pub input_format: InputFormat,
     /// Confluent schema registry, for `avro-confluent` input and Avro outputs.
@@ -48,7 +48,7 @@ pub struct KafkaConfig {
     /// (Confluent wire format, schemas registered in the schema registry).
     #[serde(default)]
     pub output_format: OutputFormat,
-    /// Longest time between checkpoints (changelog records and offset commits).
+    /// Maximum time between checkpoints (changelog records and offset commits).
     #[serde(default = "default_checkpoint_interval", with = "humantime_serde")]
     pub checkpoint_interval: Duration,
     /// Most records processed between checkpoints.
@@ -57,7 +57,7 @@ pub struct KafkaConfig {
     /// Changelog records per partition between two full snapshots.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
-    /// How far ahead of the clock an event time may be; later events go to dead
+    /// Maximum lead of an event time over the clock. Later events go to dead
     /// letters, so a producer with a wrong clock cannot close every window early.
     #[serde(default = "default_max_time_ahead", with = "humantime_serde")]
     pub max_time_ahead: Duration,

@@ -1,7 +1,7 @@
 //! The kind of fault that sent a record to the dead-letter topic, a low-cardinality
 //! label for the dead-letter counter and a prefix for the reason header.
 
-/// Why a record was dead-lettered, grouped by the stage that rejected it.
+/// Reason class of a dead letter: the stage that rejected the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeadLetterKind {
     /// The bytes are not a usage event in the record's format: invalid JSON, an unknown

@@ -46,7 +46,7 @@ pub mod headers {
     pub const SOURCE_PARTITION: &str = "burnrate.source-partition";
     /// Its offset.
     pub const SOURCE_OFFSET: &str = "burnrate.source-offset";
-    /// Why it was set aside.
+    /// Reason the record was set aside.
     pub const REASON: &str = "burnrate.reason";
     /// The stage that set it aside: `decode`, `engine` or `unrated`.
     pub const STAGE: &str = "burnrate.stage";

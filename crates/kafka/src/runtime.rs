@@ -29,7 +29,7 @@ use crate::spend::SpendCollector;
 /// How often the spend series of the metrics endpoint are recomputed.
 const SPEND_METRICS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// What `burnrate run` needs, already validated.
+/// Settings of `burnrate run`, already validated.
 pub struct RunSettings {
     /// The `[kafka]` table.
     pub kafka: KafkaConfig,
