@@ -36,6 +36,11 @@ pub fn group_member(config: &KafkaConfig) -> ClientConfig {
     if !config.properties.contains_key("auto.offset.reset") {
         client.set("auto.offset.reset", "earliest");
     }
+    // Brokers that hold a fetch for its whole wait when no data is waiting (Tansu
+    // does) would otherwise add up to librdkafka's 500 ms to event-to-alert latency.
+    if !config.properties.contains_key("fetch.wait.max.ms") {
+        client.set("fetch.wait.max.ms", "100");
+    }
     client
 }
 
