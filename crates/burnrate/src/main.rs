@@ -30,6 +30,8 @@ enum Command {
     Rate(commands::rate::RateArgs),
     /// Score a timestamp,value series with the spend anomaly detector and print each row's score and alert flag.
     Detect(commands::detect::DetectArgs),
+    /// Convert vendor exports to usage events and print them as CloudEvents JSON lines.
+    Import(commands::import::ImportArgs),
     /// Check a configuration file and report every problem at once.
     CheckConfig(commands::check_config::CheckConfigArgs),
 }
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(&args),
         Command::Rate(args) => commands::rate::run(&args),
         Command::Detect(args) => commands::detect::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::CheckConfig(args) => commands::check_config::run(&args),
     };
     match result {

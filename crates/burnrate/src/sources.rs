@@ -1,5 +1,6 @@
-//! Input files of `replay`: CloudEvents JSON lines, Avro object container files of
-//! usage events, and the Azure LLM inference trace.
+//! Input files of `replay` and `import`: CloudEvents JSON lines, Avro object container
+//! files of usage events, the Azure LLM inference trace, and vendor exports (OpenAI
+//! usage pages, Twilio usage records, Datadog usage and cost responses, FOCUS rows).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,14 @@ pub enum InputFormat {
     Avro,
     /// Azure LLM inference trace CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`).
     AzureLlmTrace,
+    /// OpenAI Usage API pages (JSON), one event per bucket, meter and grouping.
+    OpenaiUsage,
+    /// Twilio usage-records pages (JSON), one event per record.
+    TwilioUsage,
+    /// Datadog hourly usage or cost responses (JSON), or recorded cassettes of them.
+    DatadogUsage,
+    /// FOCUS cost and usage rows (CSV), one event per row with its billed cost.
+    Focus,
 }
 
 impl InputFormat {
@@ -35,7 +44,7 @@ impl InputFormat {
             Some("avro") => Ok(InputFormat::Avro),
             _ if path == Path::new("-") => Ok(InputFormat::Cloudevents),
             _ => bail!(
-                "cannot tell the format of {} from its extension; pass --format cloudevents, avro or azure-llm-trace",
+                "cannot tell the format of {} from its extension; pass --format cloudevents, avro, azure-llm-trace, openai-usage, twilio-usage, datadog-usage or focus",
                 path.display()
             ),
         }
@@ -46,7 +55,9 @@ impl InputFormat {
 pub struct InputRecord {
     /// The file it came from.
     pub file: PathBuf,
-    /// Line (JSON, CSV) or record (Avro) number, 1-based.
+    /// Line (JSON lines, CSV) or record (Avro) number, 1-based. For a vendor JSON
+    /// payload, an invalid record gives the number of the payload record and a valid
+    /// event its number among the events of the file.
     pub position: u64,
     /// The original text, when the format is line-based.
     pub raw: Option<String>,
@@ -96,6 +107,34 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
                 })?;
             }
         }
+        InputFormat::OpenaiUsage => {
+            let records = burnrate_feeds::openai_usage::read_events(BufReader::new(open()?));
+            handle_payload(path, records, &mut handle)?;
+        }
+        InputFormat::TwilioUsage => {
+            let records = burnrate_feeds::twilio_usage::read_events(BufReader::new(open()?));
+            handle_payload(path, records, &mut handle)?;
+        }
+        InputFormat::DatadogUsage => {
+            let records = burnrate_feeds::datadog_usage::read_events(BufReader::new(open()?));
+            handle_payload(path, records, &mut handle)?;
+        }
+        InputFormat::Focus => {
+            let rows = burnrate_feeds::focus::read_events(BufReader::new(open()?))
+                .map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.problem))?;
+            // Each CSV record is one row, and the header is row 1.
+            for (index, row) in rows.enumerate() {
+                let position = index as u64 + 2;
+                let event = row.map_err(|error| error.problem);
+                handle(InputRecord {
+                    file: path.to_owned(),
+                    position,
+                    raw: None,
+                    event,
+                    bytes_read: 0,
+                })?;
+            }
+        }
         InputFormat::AzureLlmTrace => {
             let trace_name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("trace").to_owned();
             for row in burnrate_feeds::azure_llm_trace::read_events(BufReader::new(open()?), &trace_name) {
@@ -121,6 +160,34 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Passes the records of a whole vendor JSON payload to `handle`, or fails when the
+/// file is not such a payload.
+fn handle_payload(
+    path: &Path,
+    records: Result<Vec<burnrate_feeds::FeedRecord>, burnrate_feeds::FeedError>,
+    handle: &mut impl FnMut(InputRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let records = records.map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.problem))?;
+    let mut event_number = 0u64;
+    for record in records {
+        let (position, event) = match record {
+            Ok(event) => {
+                event_number += 1;
+                (event_number, Ok(event))
+            }
+            Err(error) => (error.row, Err(error.problem)),
+        };
+        handle(InputRecord {
+            file: path.to_owned(),
+            position,
+            raw: None,
+            event,
+            bytes_read: 0,
+        })?;
     }
     Ok(())
 }

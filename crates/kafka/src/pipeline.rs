@@ -531,6 +531,8 @@ impl Pipeline {
                     continue;
                 }
             };
+            // Restoring many partitions can take a while; it is progress, not a hang.
+            self.health.beat();
             let seconds = started.elapsed().as_secs_f64();
             self.metrics.observe_restore(started.elapsed(), restored.bytes);
             let (engine, next_offset) = match restored.engine {

@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod detect;
+pub mod import;
 pub mod rate;
 pub mod replay;
 pub mod run;
