@@ -1,0 +1,168 @@
+//! `burnrate import` and `burnrate replay --format <vendor>` run as processes on the
+//! vendor payloads copied into `crates/feeds/tests/data`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+const DATA: &str = "crates/feeds/tests/data";
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn burnrate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(args)
+        .current_dir(repository_root())
+        .output()
+        .expect("the burnrate binary runs")
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+/// Writes the completions example page of the extracted OpenAI file into `dir`.
+fn openai_completions_page(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repository_root().join(DATA).join("openai/openapi_usage_costs_examples.extracted.json")).unwrap();
+    let file: Value = serde_json::from_str(&text).unwrap();
+    let path = dir.join("completions.json");
+    std::fs::write(&path, file["endpoints"]["/organization/usage/completions"]["example_response"].to_string()).unwrap();
+    path
+}
+
+#[test]
+fn import_focus_keeps_billed_cost() {
+    let output = burnrate(&["import", "--format", "focus", &format!("{DATA}/focus/focus_sample.csv")]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = stdout_lines(&output);
+    assert_eq!(events.len(), 1000);
+
+    // Independent sum of BilledCost over the raw CSV.
+    let mut reader = csv::Reader::from_path(repository_root().join(DATA).join("focus/focus_sample.csv")).unwrap();
+    let position = reader.headers().unwrap().iter().position(|name| name == "BilledCost").unwrap();
+    let expected: Decimal = reader.records().map(|row| dec(&row.unwrap()[position])).sum();
+    let imported: Decimal = events.iter().map(|event| dec(event["data"]["dimensions"]["billed_cost"].as_str().unwrap())).sum();
+    assert_eq!(imported, expected);
+    assert_eq!(events[0]["source"], "aws");
+    assert_eq!(events[0]["subject"], "51738928782");
+}
+
+#[test]
+fn import_openai_page_to_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = openai_completions_page(dir.path());
+    let out = dir.path().join("events.jsonl");
+    let output = burnrate(&["import", "--format", "openai-usage", "--out", out.to_str().unwrap(), page.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty());
+
+    let text = std::fs::read_to_string(&out).unwrap();
+    let events: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    // The example bucket has fifteen non-zero meters.
+    assert_eq!(events.len(), 15);
+    let requests = events.iter().find(|event| event["data"]["meter"] == "requests").unwrap();
+    assert_eq!(requests["data"]["quantity"], "5");
+    assert_eq!(requests["time"], "2024-11-01T00:00:00Z");
+    assert_eq!(requests["subject"], "organization");
+
+    // A second import gives the same ids, so the usage topic deduplicates it.
+    let again = burnrate(&["import", "--format", "openai-usage", page.to_str().unwrap()]);
+    let ids = |events: &[Value]| events.iter().map(|event| event["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&stdout_lines(&again)), ids(&events));
+}
+
+#[test]
+fn replay_reads_openai_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = openai_completions_page(dir.path());
+    let contracts = dir.path().join("contracts.jsonl");
+    let contract = r#"{"id": "org-openai", "account": "organization", "vendor": "openai", "currency": "USD", "timezone": "UTC", "billing_anchor_day": 1, "prices": [{"meter": "requests", "effective_from": "2024-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "0.01"}}]}"#;
+    std::fs::write(&contracts, format!("{contract}\n")).unwrap();
+    let out = dir.path().join("out");
+    let output = burnrate(&[
+        "replay",
+        "--format",
+        "openai-usage",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        page.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // 5 requests at 0.01 USD each in the November 2024 billing period.
+    let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
+    let period: Vec<Value> = aggregates
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|aggregate| aggregate["window"] == "period" && aggregate["meter"] == "requests")
+        .collect();
+    assert_eq!(period.len(), 1, "{aggregates}");
+    assert_eq!(dec(period[0]["quantity"].as_str().unwrap()), dec("5"));
+    assert_eq!(dec(period[0]["cost"].as_str().unwrap()), dec("0.05"));
+    let dead_letters = std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap();
+    assert!(dead_letters.is_empty(), "{dead_letters}");
+}
+
+#[test]
+fn import_datadog_cassette() {
+    let file = format!("{DATA}/datadog/v2/Get-projected-cost-across-your-account-returns-OK-response.json");
+    let output = burnrate(&["import", "--format", "datadog-usage", &file]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let total: Decimal = stdout_lines(&output).iter().map(|event| dec(event["data"]["quantity"].as_str().unwrap())).sum();
+    // The sum of the response's `total` charges, summed separately with Python's json module.
+    assert_eq!(total, dec("270247171.451923"));
+}
+
+#[test]
+fn import_reports_bad_records() {
+    let file = format!("{DATA}/datadog/v1/Get-hourly-usage-attribution-returns-OK-response.json");
+    let output = burnrate(&["import", "--format", "datadog-usage", &file]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains(&format!("{file}:1: invalid record")), "{stderr}");
+    assert!(stderr.contains(&format!("{file}:16: invalid record")), "{stderr}");
+    assert!(stderr.contains("16 invalid records skipped"), "{stderr}");
+}
+
+#[test]
+fn import_twilio_zero_usage() {
+    let file = format!("{DATA}/twilio/usage_records_daily_example.from_twilio-python_test_daily.json");
+    let output = burnrate(&["import", "--format", "twilio-usage", &file]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("imported 0 events"));
+}
+
+#[test]
+fn import_wrong_format_fails() {
+    let output = burnrate(&["import", "--format", "twilio-usage", &format!("{DATA}/focus/focus_sample.csv")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid JSON"));
+
+    let output = burnrate(&["import", "--format", "focus", &format!("{DATA}/openai/LICENSE")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a FOCUS file"));
+}
+
+#[test]
+fn import_missing_file_fails() {
+    let output = burnrate(&["import", "--format", "focus", "no-such-file.csv"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-file.csv"));
+}
