@@ -32,6 +32,8 @@ enum Command {
     Detect(commands::detect::DetectArgs),
     /// Convert vendor exports to usage events and print them as CloudEvents JSON lines.
     Import(commands::import::ImportArgs),
+    /// Publish usage events from files to a Kafka topic, optionally paced by their event times.
+    Produce(commands::produce::ProduceArgs),
     /// Check a configuration file and report every problem at once.
     CheckConfig(commands::check_config::CheckConfigArgs),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Rate(args) => commands::rate::run(&args),
         Command::Detect(args) => commands::detect::run(&args),
         Command::Import(args) => commands::import::run(&args),
+        Command::Produce(args) => commands::produce::run(&args),
         Command::CheckConfig(args) => commands::check_config::run(&args),
     };
     match result {
