@@ -167,6 +167,25 @@ impl Instance {
         )
     }
 
+    /// Waits until `/readyz` answers 200: the instance has loaded the contracts and
+    /// received its first assignment.
+    fn wait_until_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.assert_running();
+            let ready = ureq::get(&format!("http://{}/readyz", self.metrics))
+                .call()
+                .is_ok_and(|response| response.status() == 200);
+            if ready {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("the instance was not ready within {timeout:?}:\n{}", self.process.describe_output());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn assert_running(&mut self) {
         if let Some(status) = self.process.try_wait() {
             panic!("burnrate exited early with {status}:\n{}", self.process.describe_output());
@@ -478,6 +497,10 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     }
     let mut restarted = Instance::start(&config);
     let mut added = Instance::start(&config);
+    // NOTE: Tansu stalled a group for good once when a member left while a
+    // rebalance was still running, so the next member leaves a settled group.
+    restarted.wait_until_ready(FINISH_TIMEOUT);
+    added.wait_until_ready(FINISH_TIMEOUT);
 
     produce(&topics.usage, &trace[2 * third..]);
     std::thread::sleep(Duration::from_millis(500));

@@ -16,6 +16,10 @@
 //! - `DescribeConfigs` returns only the configs set when the topic was created.
 //! - A group join takes half of `session.timeout.ms`, so test consumers use
 //!   [`topics::TEST_SESSION_TIMEOUT_MS`].
+//! - A rebalance waits for members up to `max.poll.interval.ms`, so instances in
+//!   tests set it to 10 s. Under heavy CPU load a group once stayed without any
+//!   assignment for good after a member left during a rebalance, so tests let a
+//!   group settle before a member leaves.
 //! - Topics are created on first use with 4 partitions: a produce to an unknown
 //!   topic, or a metadata request that allows auto-creation (producers and admin
 //!   clients send those), creates it. A consumer's metadata request does not, so
