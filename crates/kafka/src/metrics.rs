@@ -163,7 +163,7 @@ impl Metrics {
         let event_to_alert_latency = HistogramVec::new(
             HistogramOpts::new(
                 "event_to_alert_latency_seconds",
-                "Time from the event time of the event that triggered an alert to the alert's publication.",
+                "Time from the moment the record that triggered an alert was written to the usage topic (its Kafka timestamp) to the alert's publication.",
             )
             .namespace("burnrate")
             .buckets(ALERT_LATENCY_BUCKETS.to_vec()),
@@ -232,6 +232,14 @@ impl Metrics {
         // known label values start at zero and rate() works from the first increment.
         for kind in DeadLetterKind::ALL {
             dead_letters.with_label_values(&[kind.as_str()]);
+        }
+        // Alerts are rare, so without this the first alert of each kind would be the
+        // series' first sample, which rate() and increase() never count.
+        for kind in ALERT_KINDS {
+            for status in [AlertStatus::Firing, AlertStatus::Resolved] {
+                alerts.with_label_values(&[alert_kind_label(kind), alert_status_label(status)]);
+            }
+            event_to_alert_latency.with_label_values(&[alert_kind_label(kind)]);
         }
 
         Ok(Metrics {
@@ -308,10 +316,10 @@ impl Metrics {
         self.alerts.with_label_values(&[alert_kind_label(kind), alert_status_label(status)]).inc();
     }
 
-    /// Records the time from the triggering event's event time to the alert's
-    /// publication. A negative span (an event time in the future) counts as zero.
-    pub fn observe_event_to_alert(&self, kind: AlertKind, event_time: DateTime<Utc>, published_at: DateTime<Utc>) {
-        let latency = (published_at - event_time).to_std().unwrap_or(Duration::ZERO);
+    /// Records the time from `written`, when the triggering record reached the usage
+    /// topic, to the alert's publication. A negative span (clock skew) counts as zero.
+    pub fn observe_event_to_alert(&self, kind: AlertKind, written: DateTime<Utc>, published_at: DateTime<Utc>) {
+        let latency = (published_at - written).to_std().unwrap_or(Duration::ZERO);
         self.event_to_alert_latency.with_label_values(&[alert_kind_label(kind)]).observe(latency.as_secs_f64());
     }
 
@@ -366,6 +374,15 @@ impl Metrics {
 fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help).namespace("burnrate")
 }
+
+/// Every alert kind, for the series created at zero.
+const ALERT_KINDS: [AlertKind; 5] = [
+    AlertKind::BudgetThreshold,
+    AlertKind::BudgetForecast,
+    AlertKind::CommitmentExhaustion,
+    AlertKind::Anomaly,
+    AlertKind::UnratedUsage,
+];
 
 fn alert_kind_label(kind: AlertKind) -> &'static str {
     match kind {
@@ -422,6 +439,8 @@ mod tests {
         assert!(text.contains(r#"burnrate_dead_letters_total{reason="decode"} 1"#), "{text}");
         assert!(text.contains(r#"burnrate_dead_letters_total{reason="engine"} 0"#), "{text}");
         assert!(text.contains(r#"burnrate_alerts_total{kind="budget_threshold",status="firing"} 1"#), "{text}");
+        assert!(text.contains(r#"burnrate_alerts_total{kind="anomaly",status="resolved"} 0"#), "{text}");
+        assert!(text.contains(r#"burnrate_event_to_alert_latency_seconds_count{kind="unrated_usage"} 0"#), "{text}");
     }
 
     #[test]
