@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct HttpServer {
     /// The address the server listens on, with the port the OS chose for port 0.
+    #[cfg_attr(not(test), allow(dead_code, reason = "serve logs it; the tests connect to it"))]
     pub local_address: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -69,7 +70,7 @@ pub async fn serve(address: SocketAddr, metrics: Arc<Metrics>, health: Arc<Healt
             })
             .await
     });
-    tracing::info!(address = %local_address, "Serving metrics and health probes.");
+    tracing::info!(address = %local_address, "serving /metrics, /healthz and /readyz");
     Ok(HttpServer { local_address, shutdown, task })
 }
 

@@ -2,10 +2,15 @@
 //! producer, changelog reader and contracts reader. The user's properties come
 //! first; burnrate then sets the ones its guarantees depend on.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, ClientContext};
-use tracing::error;
+use tracing::{debug, error, info, warn};
 
 use crate::config::{Guarantee, KafkaConfig};
 
@@ -70,21 +75,75 @@ pub fn reader(config: &KafkaConfig, role: &str) -> ClientConfig {
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest");
+    // A restore reads a partition to its end, and at the end every fetch would wait
+    // librdkafka's default 500 ms for data that is not coming.
+    if !config.properties.contains_key("fetch.wait.max.ms") {
+        client.set("fetch.wait.max.ms", "10");
+    }
     client
+}
+
+/// How often the same client error is logged again while it repeats.
+const REPEAT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Logs librdkafka's errors and messages through `tracing`. An error that repeats
+/// (every poll reports an unreachable broker) is logged once a minute with the
+/// number of repeats.
+#[derive(Default)]
+pub struct ClientLog {
+    last: Mutex<HashMap<String, (Instant, u64)>>,
+}
+
+impl ClientLog {
+    /// Logs a client error unless the same one was logged within the last minute.
+    pub fn error(&self, kafka_error: &KafkaError, reason: &str) {
+        let key = kafka_error.to_string();
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = last.entry(key).or_insert((Instant::now() - REPEAT_INTERVAL, 0));
+        if entry.0.elapsed() < REPEAT_INTERVAL {
+            entry.1 += 1;
+            return;
+        }
+        error!(error = %kafka_error, reason, repeats_since_last_report = entry.1, "Kafka client error");
+        *entry = (Instant::now(), 0);
+    }
+
+    /// Logs a librdkafka message at its level. The warnings that a property applies
+    /// only to consumers or only to producers are expected, because burnrate passes
+    /// `[kafka.properties]` to every client, so they are logged at debug level.
+    pub fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        let role_warning = facility == "CONFWARN" && (message.contains("is a consumer property") || message.contains("is a producer property"));
+        match level {
+            _ if role_warning => debug!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => warn!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => info!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Debug => debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
 }
 
 /// Context of the readers outside the group. They ask for end-of-partition
 /// events, which librdkafka also reports as errors; those are not logged.
-pub struct ReaderContext;
+#[derive(Default)]
+pub struct ReaderContext {
+    log: ClientLog,
+}
 
 impl ClientContext for ReaderContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
     fn error(&self, kafka_error: KafkaError, reason: &str) {
         let end_of_partition = matches!(
             kafka_error,
             KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
         );
         if !end_of_partition {
-            error!(error = %kafka_error, reason, "Kafka client error");
+            self.log.error(&kafka_error, reason);
         }
     }
 }

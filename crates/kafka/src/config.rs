@@ -260,6 +260,15 @@ impl KafkaConfig {
                 "[kafka] output_format is \"avro\" but schema_registry_url is not set; Avro outputs register their schemas there".to_owned(),
             );
         }
+        for (property, value) in &self.properties {
+            // librdkafka checks names and values when a configuration is built,
+            // without connecting anywhere.
+            let mut single = rdkafka::ClientConfig::new();
+            single.set(property, value.as_text());
+            if let Err(error) = single.create_native_config() {
+                problems.push(format!("[kafka.properties] {property:?}: {error}; see librdkafka's CONFIGURATION.md for the valid names and values"));
+            }
+        }
         for (property, fix) in RESERVED_PROPERTIES {
             if self.properties.contains_key(*property) {
                 problems.push(format!("[kafka.properties] {property:?} is set by burnrate; {fix}"));
@@ -324,6 +333,23 @@ mod tests {
         assert!(problems[0].contains("brokers"));
         assert!(problems.iter().any(|problem| problem.contains("schema_registry_url")));
         assert!(problems.iter().any(|problem| problem.contains("\"group.id\" is set by burnrate")));
+    }
+
+    #[test]
+    fn unknown_properties_are_problems() {
+        let config = parse(
+            r#"
+            brokers = "b:9092"
+            [properties]
+            "no.such.property" = "x"
+            "session.timeout.ms" = "soon"
+            "linger.ms" = 5
+            "#,
+        );
+        let problems = config.problems();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(problems[0].contains("\"no.such.property\""), "{}", problems[0]);
+        assert!(problems[1].contains("\"session.timeout.ms\""), "{}", problems[1]);
     }
 
     #[test]

@@ -182,12 +182,11 @@ impl ContractsReader {
                         return false;
                     }
                 };
-                if let Some(key) = &key {
-                    if *key != contract.id {
-                        error!(partition, offset, key = %key, contract_id = %contract.id, "contract record key differs from its id and was ignored; key contract records by id so deletes and compaction work");
-                        self.metrics.contract_updates_rejected.inc();
-                        return false;
-                    }
+                // A record keyed otherwise could never be deleted or compacted away.
+                if key.as_deref() != Some(contract.id.as_str()) {
+                    error!(partition, offset, key = key.as_deref().unwrap_or("none"), contract_id = %contract.id, "contract record ignored because its key is not its id; key contract records by id so deletes and compaction work");
+                    self.metrics.contract_updates_rejected.inc();
+                    return false;
                 }
                 let id = contract.id.clone();
                 match table.upsert(contract) {

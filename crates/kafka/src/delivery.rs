@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
 use tracing::error;
+
+use crate::clients::ClientLog;
 
 /// Marks a record whose delivered offset is kept: a snapshot in the changelog.
 pub const TRACK_SNAPSHOT: usize = 1;
@@ -21,6 +25,7 @@ pub struct DeliveryTracker {
     failures: AtomicU64,
     first_failure: Mutex<Option<String>>,
     snapshot_offsets: Mutex<HashMap<i32, i64>>,
+    log: ClientLog,
 }
 
 impl DeliveryTracker {
@@ -40,7 +45,15 @@ impl DeliveryTracker {
     }
 }
 
-impl ClientContext for DeliveryTracker {}
+impl ClientContext for DeliveryTracker {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(&error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryTracker {
     type DeliveryOpaque = usize;

@@ -5,16 +5,19 @@ use std::sync::Arc;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, TopicPartitionList};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
+use crate::clients::ClientLog;
 use crate::pipeline::{FatalError, Pipeline};
 
 /// Context of the group member.
 pub struct GroupContext {
     pub(crate) pipeline: Arc<Pipeline>,
+    pub(crate) log: ClientLog,
 }
 
 impl ClientContext for GroupContext {
@@ -30,8 +33,12 @@ impl ClientContext for GroupContext {
         }
     }
 
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.log.log(level, facility, message);
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
-        error!(%error, reason, "Kafka client error");
+        self.log.error(&error, reason);
     }
 }
 

@@ -53,10 +53,11 @@ pub mod headers {
     /// Short code of an unrated reason, such as `no_contract`.
     pub const REASON_CODE: &str = "burnrate.reason-code";
     /// Identity of an output: `<usage topic>/<partition>/<input offset>/<index>`
-    /// for the outputs of one input record, with `idle-<index>` as the last part
-    /// for outputs of an idle partition's watermark. The engine is deterministic,
-    /// so a record sent again after a crash has the same identity and contents,
-    /// and consumers can drop repeats by it.
+    /// for the outputs of one input record. The engine is deterministic, so a
+    /// record sent again after a crash has the same identity and contents, and
+    /// consumers can drop repeats by it. Outputs of an idle partition's watermark
+    /// end in `idle-<watermark in microseconds>-<index>` instead: they depend on the
+    /// clock, so a re-send after a crash can differ.
     pub const OUTPUT_ID: &str = "burnrate.output-id";
 }
 
@@ -80,6 +81,9 @@ pub enum FatalError {
         /// The client's error.
         source: KafkaError,
     },
+    /// Partitions were lost while a transaction was open (`exactly_once`).
+    #[error("partitions were lost while a transaction was open; stopping so that every partition restarts from its last committed state")]
+    LostInTransaction,
     /// A partition's state could not be restored.
     #[error("cannot restore partition state: {0}")]
     Restore(#[from] changelog::RestoreError),
@@ -129,6 +133,8 @@ pub struct Pipeline {
     in_transaction: AtomicBool,
     /// The first fatal error raised inside a rebalance callback, for the loop to return.
     fatal: Mutex<Option<FatalError>>,
+    /// Set on SIGTERM; partitions assigned after it are not restored.
+    stop: Arc<AtomicBool>,
 }
 
 impl Pipeline {
@@ -145,6 +151,7 @@ impl Pipeline {
         encoder: OutputEncoder,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
+        stop: Arc<AtomicBool>,
     ) -> Pipeline {
         Pipeline {
             kafka,
@@ -160,6 +167,7 @@ impl Pipeline {
             slots: Mutex::new(BTreeMap::new()),
             in_transaction: AtomicBool::new(false),
             fatal: Mutex::new(None),
+            stop,
         }
     }
 
@@ -211,7 +219,8 @@ impl Pipeline {
                 let before = slot.engine.counters();
                 slot.engine.process(event, offset, Some(now), table, outputs);
                 self.metrics.record_engine_counts(&difference(&slot.engine.counters(), &before));
-                self.publish(outputs, partition, Some(offset), Some(message))
+                let id_prefix = format!("{}/{partition}/{offset}/", self.kafka.topics.usage);
+                self.publish(outputs, partition, &id_prefix, Some(message))
             }
             Err(DecodeFailure::Rejected(rejection)) => {
                 slot.engine.skip_offset(offset);
@@ -268,13 +277,10 @@ impl Pipeline {
     }
 
     /// Sends the engine's outputs; `source` is the record that caused them.
-    /// `input_offset` is the offset of `source`, or the last offset the partition's
-    /// state reflects when the outputs come from an idle watermark.
-    fn publish(&self, outputs: &mut Vec<EngineOutput>, partition: i32, input_offset: Option<i64>, source: Option<&BorrowedMessage<'_>>) -> Result<(), FatalError> {
-        let offset_part = input_offset.map_or_else(|| "none".to_owned(), |offset| offset.to_string());
-        let index_prefix = if source.is_some() { "" } else { "idle-" };
+    /// `id_prefix` identifies the step that produced them (see [`headers::OUTPUT_ID`]).
+    fn publish(&self, outputs: &mut Vec<EngineOutput>, partition: i32, id_prefix: &str, source: Option<&BorrowedMessage<'_>>) -> Result<(), FatalError> {
         for (index, output) in outputs.drain(..).enumerate() {
-            let output_id = format!("{}/{partition}/{offset_part}/{index_prefix}{index}", self.kafka.topics.usage);
+            let output_id = format!("{id_prefix}{index}");
             match output {
                 EngineOutput::Aggregate(aggregate) => {
                     let value = self.encoder.aggregate(&aggregate);
@@ -405,7 +411,13 @@ impl Pipeline {
             slot.engine.advance_idle(now, outputs);
             if !outputs.is_empty() {
                 slot.changed = true;
-                self.publish(outputs, *partition, slot.engine.state().input_offset, None)?;
+                // The watermark moves on every idle advance that emits, so it keeps
+                // the ids of successive idle steps apart.
+                let state = slot.engine.state();
+                let offset = state.input_offset.map_or_else(|| "none".to_owned(), |offset| offset.to_string());
+                let watermark = state.watermark.current.map_or(0, |watermark| watermark.timestamp_micros());
+                let id_prefix = format!("{}/{partition}/{offset}/idle-{watermark}-", self.kafka.topics.usage);
+                self.publish(outputs, *partition, &id_prefix, None)?;
             }
         }
         Ok(())
@@ -523,6 +535,11 @@ impl Pipeline {
             .map(|element| element.partition())
             .collect();
         for partition in partitions {
+            if self.stop.load(Ordering::Relaxed) {
+                // Its records are ignored until the next owner restores it.
+                info!(partition, "stop requested; partition left unrestored");
+                continue;
+            }
             let started = Instant::now();
             let restored = match restore_partition(&self.reader, &self.kafka.topics.changelog, partition, &self.processing, &self.alerts, self.kafka.delivery_timeout) {
                 Ok(restored) => restored,
@@ -576,9 +593,14 @@ impl Pipeline {
             .collect();
         if consumer.assignment_lost() {
             warn!(?partitions, "partitions lost without a hand-over; their state restarts from the last checkpoint");
+            self.health.set_consumer_joined(false);
             if self.in_transaction.swap(false, Ordering::AcqRel) {
-                if let Err(error) = self.producer.abort_transaction(self.kafka.delivery_timeout) {
-                    self.raise(FatalError::Kafka { what: "aborting the transaction", source: error });
+                // The open transaction also held the outputs of partitions still
+                // owned, whose engines are now ahead of what is committed; only a
+                // restart restores them consistently.
+                match self.producer.abort_transaction(self.kafka.delivery_timeout) {
+                    Ok(()) => self.raise(FatalError::LostInTransaction),
+                    Err(error) => self.raise(FatalError::Kafka { what: "aborting the transaction", source: error }),
                 }
             }
         } else if let Err(error) = self.checkpoint(consumer, &partitions, CommitMode::Sync) {

@@ -14,7 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use tracing::{info, warn};
 
-use crate::clients::{self, Reader, ReaderContext};
+use crate::clients::{self, ClientLog, Reader, ReaderContext};
 use crate::config::{Guarantee, KafkaConfig};
 use crate::contracts::{ContractsReader, SharedContracts};
 use crate::decode::Decoder;
@@ -49,12 +49,22 @@ pub struct RunSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A client could not be created or configured.
-    #[error("cannot create the {role}: {source}; check [kafka] brokers and [kafka.properties]")]
+    #[error("cannot create the {role}; check [kafka.properties]")]
     Client {
         /// The client's role.
         role: &'static str,
         /// The client's error.
         source: KafkaError,
+    },
+    /// The brokers did not answer a metadata request.
+    #[error("reading the metadata of topic {topic:?} from {brokers} failed; check [kafka] brokers and the TLS or SASL settings in [kafka.properties]")]
+    Metadata {
+        /// The topic asked about.
+        topic: String,
+        /// The configured bootstrap servers.
+        brokers: String,
+        /// The client's error.
+        source: Box<KafkaError>,
     },
     /// A topic is missing or has too few partitions.
     #[error("{0}")]
@@ -123,18 +133,22 @@ pub fn run(settings: RunSettings, metrics: Arc<Metrics>, health: Arc<Health>, st
         settings.encoder,
         metrics.clone(),
         health.clone(),
+        stop.clone(),
     ));
     let mut member_config = member_config;
     if !kafka.properties.contains_key("statistics.interval.ms") {
         member_config.set("statistics.interval.ms", "5000");
     }
     let consumer: BaseConsumer<GroupContext> = member_config
-        .create_with_context(GroupContext { pipeline: pipeline.clone() })
+        .create_with_context(GroupContext {
+            pipeline: pipeline.clone(),
+            log: ClientLog::default(),
+        })
         .map_err(|source| RunError::Client { role: "consumer group member", source })?;
     consumer
         .subscribe(&[&kafka.topics.usage])
         .map_err(|source| RunError::Client { role: "consumer group member", source })?;
-    info!(topic = %kafka.topics.usage, "joined the consumer group");
+    info!(topic = %kafka.topics.usage, "subscribed; waiting for the group to assign partitions");
 
     let result = process_until_stopped(&consumer, &pipeline, &kafka, &stop);
 
@@ -169,6 +183,7 @@ fn process_until_stopped(
     let mut table_version = pipeline.contracts.version();
     let mut table = pipeline.contracts.current();
     let mut spend_published = Instant::now();
+    let mut consume_errors = RepeatedErrors::default();
     while !stop.load(Ordering::Relaxed) {
         if let Some(error) = pipeline.take_fatal() {
             return Err(error);
@@ -186,8 +201,8 @@ fn process_until_stopped(
                 records += 1;
             }
             Some(Err(error)) => {
-                warn!(%error, "consuming failed; the client retries");
                 pipeline.metrics.processing_errors.inc();
+                consume_errors.report(&error);
             }
         }
         pipeline.health.beat();
@@ -210,7 +225,7 @@ fn process_until_stopped(
 
 fn create_reader(kafka: &KafkaConfig, role: &'static str) -> Result<Reader, RunError> {
     clients::reader(kafka, role)
-        .create_with_context(ReaderContext)
+        .create_with_context(ReaderContext::default())
         .map_err(|source| RunError::Client { role, source })
 }
 
@@ -220,7 +235,11 @@ fn check_topics(reader: &Reader, kafka: &KafkaConfig) -> Result<(), RunError> {
     let count = |topic: &str| -> Result<usize, RunError> {
         let metadata = reader
             .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(|source| RunError::Client { role: "metadata request", source })?;
+            .map_err(|source| RunError::Metadata {
+                topic: topic.to_owned(),
+                brokers: kafka.brokers.clone(),
+                source: Box::new(source),
+            })?;
         Ok(metadata
             .topics()
             .iter()
@@ -235,6 +254,12 @@ fn check_topics(reader: &Reader, kafka: &KafkaConfig) -> Result<(), RunError> {
         )));
     }
     let changelog = count(&kafka.topics.changelog)?;
+    if changelog == 0 {
+        return Err(RunError::Topics(format!(
+            "state changelog topic {:?} does not exist; create it with {usage} partitions like usage topic {:?} (cleanup.policy=delete, retention longer than a few snapshot intervals) or set [kafka.topics] changelog",
+            kafka.topics.changelog, kafka.topics.usage
+        )));
+    }
     if changelog < usage {
         return Err(RunError::Topics(format!(
             "state changelog topic {:?} has {changelog} partitions but usage topic {:?} has {usage}; create the changelog with {usage} partitions (cleanup.policy=delete, retention longer than a few snapshot intervals)",
@@ -242,4 +267,25 @@ fn check_topics(reader: &Reader, kafka: &KafkaConfig) -> Result<(), RunError> {
         )));
     }
     Ok(())
+}
+
+/// Logs a consume error the first time and then at most once a minute with the
+/// number of repeats, so an unreachable broker does not flood the log.
+#[derive(Default)]
+struct RepeatedErrors {
+    last_logged: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RepeatedErrors {
+    fn report(&mut self, error: &KafkaError) {
+        let due = self.last_logged.is_none_or(|logged| logged.elapsed() >= Duration::from_secs(60));
+        if !due {
+            self.suppressed += 1;
+            return;
+        }
+        warn!(%error, repeats_since_last_report = self.suppressed, "consuming failed; the client retries");
+        self.last_logged = Some(Instant::now());
+        self.suppressed = 0;
+    }
 }

@@ -2,6 +2,7 @@
 //! metrics and health endpoint, and runs the consumer group member until SIGTERM
 //! or Ctrl-C, then finishes the batch, checkpoints and leaves the group.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -87,7 +88,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let server = runtime.block_on(crate::http::serve(config.metrics.address, metrics.clone(), health.clone()))?;
-    info!(address = %server.local_address, "serving /metrics, /healthz and /readyz");
     let signal_stop = stop.clone();
     runtime.spawn(async move {
         wait_for_stop_signal().await;
@@ -131,7 +131,11 @@ fn output_encoder(kafka: &KafkaConfig, registry: Option<&SchemaRegistry>) -> any
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only help a person at a terminal; log collectors get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
