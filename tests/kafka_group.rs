@@ -209,13 +209,18 @@ fn trace_records() -> Vec<OutgoingRecord> {
 /// Returns one unrated event per partition, far after the trace, that moves every
 /// partition's watermark past the trace's windows and billing periods.
 fn closing_records() -> Vec<OutgoingRecord> {
+    closing_records_at(Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap())
+}
+
+/// Returns one unrated event per partition at `time`.
+fn closing_records_at(time: chrono::DateTime<Utc>) -> Vec<OutgoingRecord> {
     (0..PARTITIONS)
         .map(|partition| {
             let event = UsageEvent {
                 id: format!("close-{partition}"),
                 source: "azure-openai".into(),
                 kind: EventKind::Usage,
-                time: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+                time,
                 account: format!("no-contract-{partition}"),
                 meter: "input_tokens".into(),
                 quantity: Decimal::ONE,
@@ -249,6 +254,11 @@ struct Batch {
 }
 
 fn replay_batch(directory: &Path) -> Batch {
+    replay_files(directory, &["--format", "azure-llm-trace", TRACE])
+}
+
+/// Replays `input` (format options and files) with the quickstart settings on 6 partitions.
+fn replay_files(directory: &Path, input: &[&str]) -> Batch {
     let out = directory.join("replay");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_burnrate"));
     // Overrides meant for the instances must not reach the replay.
@@ -257,9 +267,9 @@ fn replay_batch(directory: &Path) -> Batch {
     }
     let output = command
         .current_dir(repository_root())
-        .args(["replay", "--config", QUICKSTART_CONFIG, "--format", "azure-llm-trace", "--partitions", "6", "--out"])
+        .args(["replay", "--config", QUICKSTART_CONFIG, "--partitions", "6", "--out"])
         .arg(&out)
-        .arg(TRACE)
+        .args(input)
         .output()
         .unwrap();
     assert!(output.status.success(), "replay failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -537,4 +547,54 @@ fn group_stop_exactly_once() {
     // On Apache Kafka those records stay invisible. Here the first instance leaves
     // with SIGTERM, which hands its partitions over through committed transactions.
     crash_restart_and_rescale("exactly_once", Departure::Stopped);
+}
+
+/// Runs `burnrate` with `args` in the repository root and returns its standard output.
+fn burnrate_output(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .current_dir(repository_root())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "burnrate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The whole path on real input: the trace and the FOCUS sample, imported to
+/// usage events and published with `burnrate produce`, processed by two instances,
+/// equal `replay` of the same event files.
+#[test]
+fn trace_and_focus_sample_equal_the_batch() {
+    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let directory = tempfile::tempdir().unwrap();
+    let trace_events = directory.path().join("trace.jsonl");
+    let focus_events = directory.path().join("focus.jsonl");
+    let (trace_path, focus_path) = (trace_events.to_str().unwrap(), focus_events.to_str().unwrap());
+    burnrate_output(&["import", "--format", "azure-llm-trace", "--out", trace_path, TRACE]);
+    burnrate_output(&["import", "--format", "focus", "--out", focus_path, "crates/feeds/tests/data/focus/focus_sample.csv"]);
+    let count = |path: &Path| std::fs::read_to_string(path).unwrap().lines().count();
+    let events = count(&trace_events) + count(&focus_events);
+    assert!(count(&focus_events) > 900, "the FOCUS sample gave {} events", count(&focus_events));
+
+    let topics = Topics::create("real");
+    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), "effectively_once");
+    publish_contracts(&topics.contracts);
+    // The trace (2023) goes first, as in the replay, so the FOCUS rows (2024) do not
+    // move a partition's watermark past it.
+    for path in [trace_path, focus_path] {
+        burnrate_output(&["produce", "--brokers", broker().bootstrap_servers(), "--topic", &topics.usage, path]);
+    }
+    produce(&topics.usage, &closing_records_at(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap()));
+
+    let mut first = Instance::start(&config);
+    let mut second = Instance::start(&config);
+    let batch = replay_files(directory.path(), &[trace_path, focus_path]);
+    wait_until_consumed(&mut [&mut first, &mut second], (events + PARTITIONS as usize) as f64, FINISH_TIMEOUT);
+    assert_matches_batch(&topics, &batch, &mut [&mut first, &mut second]);
+
+    // The FOCUS sample's accounts have no contract here, so its rows are unrated
+    // usage, each kept with its original value.
+    let unrated = read_all(&topics.unrated);
+    let focus_count = count(&focus_events);
+    assert_eq!(unrated.len(), focus_count + PARTITIONS as usize, "unrated records");
 }
