@@ -10,6 +10,7 @@ pub mod currency;
 pub mod dead_letter;
 pub mod decimal;
 pub mod event;
+pub mod focus;
 
 pub use aggregate::{AggregateKind, SpendAggregate, WindowKind};
 pub use alert::{Alert, AlertKind, AlertStatus, Contributor, Severity};
@@ -20,3 +21,4 @@ pub use currency::Currency;
 pub use dead_letter::DeadLetter;
 pub use decimal::{format_decimal, parse_decimal, DecimalError};
 pub use event::{EventError, EventKind, UsageEvent};
+pub use focus::{focus_charge_window, FocusError, FocusRow, FOCUS_COLUMNS, FOCUS_VERSION};

@@ -1,7 +1,8 @@
 //! `burnrate replay`: the engine on files. Reads usage events, optionally splits
 //! accounts into partitions the way a Kafka producer keyed by account would, runs
 //! one engine per partition, and writes aggregates, alerts, dead letters and
-//! unrated usage as JSON lines, then prints a summary.
+//! unrated usage as JSON lines, the closed windows of one kind as FOCUS 1.2 rows in
+//! CSV, then prints a summary.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{Counters, EngineOutput, PartitionEngine};
-use burnrate_model::{format_decimal, Alert, AlertStatus, SpendAggregate, WindowKind};
+use burnrate_model::{focus_charge_window, format_decimal, Alert, AlertStatus, FocusRow, SpendAggregate, WindowKind, FOCUS_COLUMNS};
 use burnrate_pricing::ContractTable;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,7 +35,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     contracts: Option<PathBuf>,
 
-    /// Directory to write aggregates.jsonl, alerts.jsonl, dead_letters.jsonl and unrated.jsonl into.
+    /// Directory to write aggregates.jsonl, alerts.jsonl, dead_letters.jsonl, unrated.jsonl and focus.csv into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
@@ -57,6 +58,16 @@ struct Sinks {
     alerts: BufWriter<File>,
     dead_letters: BufWriter<File>,
     unrated: BufWriter<File>,
+    /// FOCUS 1.2 rows of the windows of `focus_window`.
+    focus: csv::Writer<BufWriter<File>>,
+}
+
+/// Aggregates of the exported window kind that have no FOCUS row, for the summary.
+#[derive(Debug, Default)]
+struct FocusSkipped {
+    count: u64,
+    /// The reason of the first one.
+    first_reason: Option<String>,
 }
 
 /// A dead letter as written to `dead_letters.jsonl`.
@@ -100,6 +111,9 @@ struct Replay {
     /// Alerts in the order emitted, for the summary.
     alerts: Vec<Alert>,
     outputs: Vec<EngineOutput>,
+    /// The window kind exported to focus.csv; `None` when no window is configured.
+    focus_window: Option<WindowKind>,
+    focus_skipped: FocusSkipped,
 }
 
 /// Runs `burnrate replay`.
@@ -131,12 +145,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(BufWriter::with_capacity(1 << 16, file))
     };
-    let sinks = Sinks {
+    let mut sinks = Sinks {
         aggregates: create("aggregates.jsonl")?,
         alerts: create("alerts.jsonl")?,
         dead_letters: create("dead_letters.jsonl")?,
         unrated: create("unrated.jsonl")?,
+        focus: csv::Writer::from_writer(create("focus.csv")?),
     };
+    sinks.focus.write_record(FOCUS_COLUMNS).context("cannot write the header of focus.csv")?;
 
     let partitions = args.partitions as usize;
     let mut replay = Replay {
@@ -150,6 +166,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         spend: BTreeMap::new(),
         alerts: Vec::new(),
         outputs: Vec::new(),
+        focus_window: focus_charge_window(&config.processing.windows),
+        focus_skipped: FocusSkipped::default(),
     };
 
     let progress = progress_bar(&args.events);
@@ -220,6 +238,7 @@ impl Replay {
         self.sinks.alerts.flush()?;
         self.sinks.dead_letters.flush()?;
         self.sinks.unrated.flush()?;
+        self.sinks.focus.flush()?;
         Ok(())
     }
 
@@ -229,6 +248,7 @@ impl Replay {
                 EngineOutput::Aggregate(aggregate) => {
                     self.count_spend(&aggregate);
                     write_line(&mut self.sinks.aggregates, &aggregate)?;
+                    self.write_focus_row(&aggregate)?;
                 }
                 EngineOutput::Alert(alert) => {
                     write_line(&mut self.sinks.alerts, &alert)?;
@@ -268,6 +288,29 @@ impl Replay {
                     };
                     write_line(&mut self.sinks.unrated, &line)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a FOCUS row for an aggregate of the exported window kind.
+    fn write_focus_row(&mut self, aggregate: &SpendAggregate) -> anyhow::Result<()> {
+        if Some(aggregate.window) != self.focus_window {
+            return Ok(());
+        }
+        let contract = self
+            .table
+            .get(&aggregate.contract_id)
+            .with_context(|| format!("contract {:?} of an aggregate is not in the contracts table", aggregate.contract_id))?;
+        let period = contract.billing_period(aggregate.window_start);
+
+        match FocusRow::from_aggregate(aggregate, period) {
+            Ok(row) => {
+                self.sinks.focus.write_record(row.values().map(|cell| cell.unwrap_or("")))?;
+            }
+            Err(error) => {
+                self.focus_skipped.count += 1;
+                self.focus_skipped.first_reason.get_or_insert_with(|| error.to_string());
             }
         }
         Ok(())
@@ -355,8 +398,24 @@ impl Replay {
             )?;
         }
         writeln!(out)?;
+        match self.focus_window {
+            Some(window) => writeln!(out, "focus.csv: FOCUS 1.2 rows of the {} windows", window_name(window))?,
+            None => writeln!(out, "focus.csv: header only, because no window is configured")?,
+        }
+        if let Some(reason) = &self.focus_skipped.first_reason {
+            writeln!(out, "  {} aggregates not exported to focus.csv; the first: {reason}", self.focus_skipped.count)?;
+        }
         writeln!(out, "outputs in {}", directory.display())?;
         out.flush()
+    }
+}
+
+fn window_name(window: WindowKind) -> &'static str {
+    match window {
+        WindowKind::Minute => "minute",
+        WindowKind::Hour => "hour",
+        WindowKind::Day => "day",
+        WindowKind::Period => "billing-period",
     }
 }
 
