@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use burnrate_codec::encode_cloudevent;
-use burnrate_model::{EventKind, UsageEvent};
+use burnrate_model::{EventKind, UsageEvent, FOCUS_COLUMNS};
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -54,6 +54,7 @@ struct Topics {
     alerts: String,
     dead_letters: String,
     unrated: String,
+    focus: String,
 }
 
 impl Topics {
@@ -66,6 +67,7 @@ impl Topics {
             alerts: unique_name(&format!("{prefix}-alerts")),
             dead_letters: unique_name(&format!("{prefix}-dead-letters")),
             unrated: unique_name(&format!("{prefix}-unrated")),
+            focus: unique_name(&format!("{prefix}-focus")),
         };
         create_topic(&topics.usage, PARTITIONS);
         create_topic(&topics.changelog, PARTITIONS);
@@ -74,6 +76,7 @@ impl Topics {
         create_topic(&topics.alerts, 3);
         create_topic(&topics.dead_letters, 1);
         create_topic(&topics.unrated, 1);
+        create_topic(&topics.focus, 1);
         topics
     }
 }
@@ -107,6 +110,7 @@ aggregates = "{aggregates}"
 alerts = "{alerts}"
 dead_letters = "{dead_letters}"
 unrated = "{unrated}"
+focus = "{focus}"
 
 [kafka.properties]
 "session.timeout.ms" = 6000
@@ -120,6 +124,7 @@ unrated = "{unrated}"
         alerts = topics.alerts,
         dead_letters = topics.dead_letters,
         unrated = topics.unrated,
+        focus = topics.focus,
     );
     let path = directory.join("burnrate.toml");
     std::fs::write(&path, settings + &kafka).unwrap();
@@ -251,6 +256,8 @@ fn publish_contracts(topic: &str) {
 struct Batch {
     aggregates: Vec<Value>,
     alerts: Vec<Value>,
+    /// Rows of focus.csv, empty cells as `None`.
+    focus_rows: Vec<Vec<Option<String>>>,
 }
 
 fn replay_batch(directory: &Path) -> Batch {
@@ -280,9 +287,15 @@ fn replay_files(directory: &Path, input: &[&str]) -> Batch {
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     };
+    let mut focus = csv::Reader::from_path(out.join("focus.csv")).unwrap();
+    let focus_rows = focus
+        .records()
+        .map(|record| record.unwrap().iter().map(|cell| (!cell.is_empty()).then(|| cell.to_owned())).collect())
+        .collect();
     Batch {
         aggregates: lines("aggregates.jsonl"),
         alerts: lines("alerts.jsonl"),
+        focus_rows,
     }
 }
 
@@ -591,6 +604,19 @@ fn trace_and_focus_sample_equal_the_batch() {
     let batch = replay_files(directory.path(), &[trace_path, focus_path]);
     wait_until_consumed(&mut [&mut first, &mut second], (events + PARTITIONS as usize) as f64, FINISH_TIMEOUT);
     assert_matches_batch(&topics, &batch, &mut [&mut first, &mut second]);
+
+    // The FOCUS rows of closed hour windows equal replay's focus.csv.
+    let focus_records = distinct_outputs(&read_all(&topics.focus), "FOCUS row");
+    let mut run_rows: Vec<Vec<Option<String>>> = focus_records
+        .iter()
+        .map(|row| FOCUS_COLUMNS.iter().map(|column| row[*column].as_str().map(str::to_owned)).collect())
+        .collect();
+    let mut batch_rows = batch.focus_rows.clone();
+    run_rows.sort();
+    batch_rows.sort();
+    assert!(!batch_rows.is_empty(), "replay wrote no FOCUS rows");
+    assert_eq!(run_rows.len(), batch_rows.len(), "FOCUS rows");
+    assert!(run_rows == batch_rows, "the FOCUS rows of the run differ from replay's focus.csv");
 
     // The FOCUS sample's accounts have no contract here, so its rows are unrated
     // usage, each kept with its original value.

@@ -150,6 +150,9 @@ pub struct Topics {
     pub dead_letters: String,
     /// Usage that no contract prices, kept for re-rating.
     pub unrated: String,
+    /// FOCUS 1.2 cost-and-usage rows of closed windows, as JSON objects; none
+    /// are published when unset.
+    pub focus: Option<String>,
 }
 
 impl Default for Topics {
@@ -162,6 +165,7 @@ impl Default for Topics {
             alerts: "spend-alerts".into(),
             dead_letters: "usage-dead-letters".into(),
             unrated: "usage-unrated".into(),
+            focus: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{AlertConfig, Counters, EngineOutput, PartitionEngine, ProcessingConfig};
-use burnrate_model::Alert;
+use burnrate_model::{focus_charge_window, Alert, FocusRow, SpendAggregate, FOCUS_COLUMNS};
 use burnrate_pricing::ContractTable;
 use chrono::{DateTime, Utc};
 use prometheus::IntCounter;
@@ -285,6 +285,7 @@ impl Pipeline {
                 EngineOutput::Aggregate(aggregate) => {
                     let value = self.encoder.aggregate(&aggregate);
                     self.send(&self.kafka.topics.aggregates, None, Some(aggregate.account.as_bytes()), &value, self.content_headers(&output_id), UNTRACKED)?;
+                    self.publish_focus_row(&aggregate, &output_id)?;
                 }
                 EngineOutput::Alert(alert) => {
                     let value = self.encoder.alert(&alert);
@@ -317,6 +318,39 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// Publishes the FOCUS row of an aggregate of the exported window kind, when a
+    /// FOCUS topic is configured.
+    fn publish_focus_row(&self, aggregate: &SpendAggregate, output_id: &str) -> Result<(), FatalError> {
+        let Some(topic) = &self.kafka.topics.focus else {
+            return Ok(());
+        };
+        if Some(aggregate.window) != focus_charge_window(&self.processing.windows) {
+            return Ok(());
+        }
+        let table = self.contracts.current();
+        let Some(contract) = table.get(&aggregate.contract_id) else {
+            warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
+            return Ok(());
+        };
+        let row = match FocusRow::from_aggregate(aggregate, contract.billing_period(aggregate.window_start)) {
+            Ok(row) => row,
+            Err(error) => {
+                warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, %error, "no FOCUS row for an aggregate");
+                return Ok(());
+            }
+        };
+        let object: serde_json::Map<String, serde_json::Value> = FOCUS_COLUMNS
+            .iter()
+            .zip(row.values())
+            .map(|(column, cell)| (column.to_string(), cell.map_or(serde_json::Value::Null, |text| text.into())))
+            .collect();
+        let value = serde_json::to_vec(&object).expect("a map of strings serializes to JSON");
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "content-type", value: Some("application/json") })
+            .insert(Header { key: headers::OUTPUT_ID, value: Some(output_id) });
+        self.send(topic, None, Some(aggregate.account.as_bytes()), &value, headers, UNTRACKED)
     }
 
     fn count_alert(&self, alert: &Alert, source: Option<&BorrowedMessage<'_>>) {
