@@ -463,7 +463,12 @@ impl Pipeline {
         let mut slots = self.slots();
         let due: Vec<i32> = slots
             .iter()
-            .filter(|(partition, slot)| slot.changed || snapshot.contains(partition))
+            // A partition handed over gets a snapshot, unless its last changelog
+            // record already is one of its current state.
+            .filter(|(partition, slot)| {
+                let snapshot_is_current = !slot.changed && slot.snapshot_offset.is_some() && slot.changes_since_snapshot == 0;
+                slot.changed || (snapshot.contains(partition) && !snapshot_is_current)
+            })
             .map(|(partition, _)| *partition)
             .collect();
         if due.is_empty() {
