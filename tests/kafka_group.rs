@@ -172,7 +172,7 @@ impl Instance {
         )
     }
 
-    /// Waits until `/readyz` answers 200: the instance has loaded the contracts and
+    /// Waits until `/readyz` returns 200: the instance has loaded the contracts and
     /// received its first assignment.
     fn wait_until_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;

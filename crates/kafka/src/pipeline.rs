@@ -635,7 +635,7 @@ impl Pipeline {
             self.health.set_consumer_joined(false);
             if self.in_transaction.swap(false, Ordering::AcqRel) {
                 // The open transaction also held the outputs of partitions still
-                // owned, whose engines are now ahead of what is committed; only a
+                // owned, so their engines are now ahead of what is committed. Only a
                 // restart restores them consistently.
                 match self.producer.abort_transaction(self.kafka.delivery_timeout) {
                     Ok(()) => self.raise(FatalError::LostInTransaction),

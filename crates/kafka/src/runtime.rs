@@ -56,7 +56,7 @@ pub enum RunError {
         /// The client's error.
         source: KafkaError,
     },
-    /// The brokers did not answer a metadata request.
+    /// A metadata request to the brokers failed.
     #[error("reading the metadata of topic {topic:?} from {brokers} failed; check [kafka] brokers and the TLS or SASL settings in [kafka.properties]")]
     Metadata {
         /// The topic asked about.

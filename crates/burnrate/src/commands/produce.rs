@@ -33,8 +33,8 @@ pub struct ProduceArgs {
     #[arg(long, value_enum)]
     format: Option<InputFormat>,
 
-    /// Plays events back at this multiple of their event-time pace (60 turns an hour
-    /// into a minute); without it, events are sent as fast as the broker takes them.
+    /// Plays events back at this multiple of their event-time pace: 60 turns an hour
+    /// into a minute. Without it, events are sent as fast as the broker takes them.
     #[arg(long, value_name = "FACTOR")]
     speedup: Option<f64>,
 
@@ -107,8 +107,8 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
 
     let mut config = ClientConfig::new();
-    // Java clients and `replay --partitions` place keys with murmur2, so the same
-    // account lands in the same partition whoever publishes it.
+    // Java clients and `replay --partitions` place keys with murmur2, so an account
+    // lands in the same partition for every publisher.
     config
         .set("bootstrap.servers", &args.brokers)
         .set("partitioner", "murmur2_random")
