@@ -1,6 +1,7 @@
 //! Input files of `replay` and `import`: CloudEvents JSON lines, Avro object container
 //! files of usage events, the Azure LLM inference trace, and vendor exports (OpenAI
-//! usage pages, Twilio usage records, Datadog usage and cost responses, FOCUS rows).
+//! usage pages, Anthropic usage and cost reports, Twilio usage records, Datadog usage
+//! and cost responses, FOCUS rows, Snowflake metering history).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -25,12 +26,18 @@ pub enum InputFormat {
     AzureLlmTrace,
     /// OpenAI Usage API pages (JSON), one event per bucket, meter and grouping.
     OpenaiUsage,
+    /// Anthropic Admin API usage or cost report pages (JSON), one event per bucket,
+    /// meter and grouping, or per cost item.
+    AnthropicUsage,
     /// Twilio usage-records pages (JSON), one event per record.
     TwilioUsage,
     /// Datadog hourly usage or cost responses (JSON), or recorded cassettes of them.
     DatadogUsage,
     /// FOCUS cost and usage rows (CSV), one event per row with its billed cost.
     Focus,
+    /// Snowflake METERING_DAILY_HISTORY or METERING_HISTORY rows (CSV), one event of
+    /// credits per row.
+    SnowflakeMetering,
 }
 
 impl InputFormat {
@@ -44,7 +51,7 @@ impl InputFormat {
             Some("avro") => Ok(InputFormat::Avro),
             _ if path == Path::new("-") => Ok(InputFormat::Cloudevents),
             _ => bail!(
-                "cannot tell the format of {} from its extension; pass --format cloudevents, avro, azure-llm-trace, openai-usage, twilio-usage, datadog-usage or focus",
+                "cannot tell the format of {} from its extension; pass --format cloudevents, avro, azure-llm-trace, openai-usage, anthropic-usage, twilio-usage, datadog-usage, focus or snowflake-metering",
                 path.display()
             ),
         }
@@ -111,6 +118,10 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
             let records = burnrate_feeds::openai_usage::read_events(BufReader::new(open()?));
             handle_payload(path, records, &mut handle)?;
         }
+        InputFormat::AnthropicUsage => {
+            let records = burnrate_feeds::anthropic_usage::read_events(BufReader::new(open()?));
+            handle_payload(path, records, &mut handle)?;
+        }
         InputFormat::TwilioUsage => {
             let records = burnrate_feeds::twilio_usage::read_events(BufReader::new(open()?));
             handle_payload(path, records, &mut handle)?;
@@ -131,6 +142,19 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
                     position,
                     raw: None,
                     event,
+                    bytes_read: 0,
+                })?;
+            }
+        }
+        InputFormat::SnowflakeMetering => {
+            let rows = burnrate_feeds::snowflake_metering::read_events(BufReader::new(open()?))
+                .map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.problem))?;
+            for (row, record) in rows {
+                handle(InputRecord {
+                    file: path.to_owned(),
+                    position: row,
+                    raw: None,
+                    event: record.map_err(|error| error.problem),
                     bytes_read: 0,
                 })?;
             }

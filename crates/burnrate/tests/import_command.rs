@@ -1,5 +1,5 @@
 //! `burnrate import` and `burnrate replay --format <vendor>` run as processes on the
-//! vendor payloads copied into `crates/feeds/tests/data`.
+//! vendor payloads and hand-written fixtures in `crates/feeds/tests/data`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -165,4 +165,120 @@ fn import_missing_file_fails() {
     let output = burnrate(&["import", "--format", "focus", "no-such-file.csv"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-file.csv"));
+}
+
+#[test]
+fn import_anthropic_usage_and_cost() {
+    let usage = format!("{DATA}/anthropic/usage_report_messages.json");
+    let cost = format!("{DATA}/anthropic/cost_report.json");
+    let output = burnrate(&["import", "--format", "anthropic-usage", &usage, &cost]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = stdout_lines(&output);
+    // Hand-counted: 12 non-zero usage meters and 5 non-zero cost items.
+    assert_eq!(events.len(), 17);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("imported 17 events from 2 files; 0 invalid records skipped"));
+
+    // The cost items' amounts in cents, converted by hand and added: 15189.074 cents.
+    let billed: Decimal = events
+        .iter()
+        .filter_map(|event| event["data"]["dimensions"]["billed_cost"].as_str())
+        .map(dec)
+        .sum();
+    assert_eq!(billed, dec("151.89074"));
+    let first_cost = events.iter().find(|event| event["data"]["meter"] == "uncached_input_tokens_cost").unwrap();
+    assert_eq!(first_cost["data"]["quantity"], "123.456");
+    assert_eq!(first_cost["source"], "anthropic");
+    assert_eq!(first_cost["subject"], "wrkspc_01FixtureSupport00000");
+
+    // A second import gives the same ids, so the usage topic deduplicates it.
+    let again = burnrate(&["import", "--format", "anthropic-usage", &usage, &cost]);
+    let ids = |events: &[Value]| events.iter().map(|event| event["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&stdout_lines(&again)), ids(&events));
+}
+
+#[test]
+fn import_anthropic_reports_bad_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repository_root().join(DATA).join("anthropic/usage_report_messages.json")).unwrap();
+    let mut page: Value = serde_json::from_str(&text).unwrap();
+    page["data"][0]["results"][1]["uncached_input_tokens"] = "3100".into();
+    let path = dir.path().join("usage.json");
+    std::fs::write(&path, page.to_string()).unwrap();
+
+    let output = burnrate(&["import", "--format", "anthropic-usage", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout_lines(&output).len(), 10);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains(&format!("{}:2: invalid record: invalid uncached_input_tokens", path.display())), "{stderr}");
+    assert!(stderr.contains("1 invalid records skipped"), "{stderr}");
+}
+
+#[test]
+fn import_snowflake_daily_matches_billed() {
+    let file = format!("{DATA}/snowflake/metering_daily_history.csv");
+    let output = burnrate(&["import", "--format", "snowflake-metering", &file]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = stdout_lines(&output);
+    assert_eq!(events.len(), 5);
+
+    // Independent sum of CREDITS_BILLED over the raw CSV.
+    let mut reader = csv::Reader::from_path(repository_root().join(&file)).unwrap();
+    let position = reader.headers().unwrap().iter().position(|name| name == "CREDITS_BILLED").unwrap();
+    let expected: Decimal = reader.records().map(|row| dec(&row.unwrap()[position])).sum();
+    let imported: Decimal = events.iter().map(|event| dec(event["data"]["quantity"].as_str().unwrap())).sum();
+    assert_eq!(imported, expected);
+    assert_eq!(imported, dec("63.178456789"));
+    assert_eq!(events[0]["subject"], "snowflake");
+    assert_eq!(events[0]["data"]["meter"], "credits");
+}
+
+#[test]
+fn import_snowflake_reports_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("daily.csv");
+    std::fs::write(&path, "SERVICE_TYPE,USAGE_DATE,CREDITS_BILLED\nPIPE,2025-03-03,0\nPIPE,2025-03-04,abc\nPIPE,2025-03-05,1.5\n").unwrap();
+    let output = burnrate(&["import", "--format", "snowflake-metering", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout_lines(&output).len(), 1);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains(&format!("{}:3: invalid record: invalid CREDITS_BILLED \"abc\"", path.display())), "{stderr}");
+
+    let output = burnrate(&["import", "--format", "snowflake-metering", &format!("{DATA}/focus/focus_sample.csv")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a Snowflake metering export"));
+}
+
+#[test]
+fn replay_reads_snowflake_metering() {
+    let dir = tempfile::tempdir().unwrap();
+    let contracts = dir.path().join("contracts.jsonl");
+    let contract = r#"{"id": "snowflake-credits", "account": "snowflake", "vendor": "snowflake", "currency": "USD", "timezone": "UTC", "billing_anchor_day": 1, "prices": [{"meter": "credits", "effective_from": "2025-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "2"}}]}"#;
+    std::fs::write(&contracts, format!("{contract}\n")).unwrap();
+    let out = dir.path().join("out");
+    let output = burnrate(&[
+        "replay",
+        "--format",
+        "snowflake-metering",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        &format!("{DATA}/snowflake/metering_daily_history.csv"),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // 63.178456789 billed credits at 2 USD each in the March 2025 billing period.
+    let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
+    let period: Vec<Value> = aggregates
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|aggregate| aggregate["window"] == "period" && aggregate["meter"] == "credits")
+        .collect();
+    // Period aggregates are kept per product (service type): four of them bill credits.
+    assert_eq!(period.len(), 4, "{aggregates}");
+    let sum = |field: &str| period.iter().map(|aggregate| dec(aggregate[field].as_str().unwrap())).sum::<Decimal>();
+    assert_eq!(sum("quantity"), dec("63.178456789"));
+    assert_eq!(sum("cost"), dec("126.356913578"));
+    let dead_letters = std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap();
+    assert!(dead_letters.is_empty(), "{dead_letters}");
 }

@@ -4,10 +4,12 @@
 //! file it cannot read at all (not JSON, not the expected shape), or one result per
 //! record, so that one bad record never hides the good ones.
 
+pub mod anthropic_usage;
 pub mod azure_llm_trace;
 pub mod datadog_usage;
 pub mod focus;
 pub mod openai_usage;
+pub mod snowflake_metering;
 pub mod twilio_usage;
 
 use std::str::FromStr;
