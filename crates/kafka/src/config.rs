@@ -54,7 +54,8 @@ pub struct KafkaConfig {
     /// Most records processed between checkpoints.
     #[serde(default = "default_checkpoint_records")]
     pub checkpoint_records: u32,
-    /// Changelog records per partition between two full snapshots.
+    /// Most changes records per partition between two snapshots. A snapshot is also
+    /// written once the changes since the last one are as large as it.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
     /// Maximum lead of an event time over the clock. Later events go to dead
@@ -183,7 +184,7 @@ fn default_checkpoint_records() -> u32 {
 }
 
 fn default_snapshot_every() -> u32 {
-    60
+    600
 }
 
 fn default_max_time_ahead() -> Duration {
@@ -249,7 +250,7 @@ impl KafkaConfig {
             ));
         }
         if self.snapshot_every == 0 {
-            problems.push("[kafka] snapshot_every is 0; use a positive count such as 60".to_owned());
+            problems.push("[kafka] snapshot_every is 0; use a positive count such as 600".to_owned());
         }
         if self.input_format == InputFormat::AvroConfluent && self.schema_registry_url.is_none() {
             problems.push(

@@ -111,6 +111,9 @@ struct Slot {
     /// Changelog offset of the snapshot the next changes record builds on.
     snapshot_offset: Option<i64>,
     changes_since_snapshot: u32,
+    /// Size of the last snapshot, and of the changes records written since it.
+    snapshot_bytes: u64,
+    changes_bytes: u64,
     /// This partition's `burnrate_records_consumed_total` series.
     consumed: IntCounter,
 }
@@ -483,7 +486,13 @@ impl Pipeline {
         let mut written = Vec::new();
         for partition in &due {
             let slot = slots.get_mut(partition).expect("due partitions are owned");
-            let full = snapshot.contains(partition) || slot.snapshot_offset.is_none() || slot.changes_since_snapshot + 1 >= self.kafka.snapshot_every;
+            // A new snapshot once the changes since the last one are as large as it,
+            // so a restore reads at most about twice the state, and snapshots of a
+            // large, slowly changing state (which stall the loop while written) stay rare.
+            let full = snapshot.contains(partition)
+                || slot.snapshot_offset.is_none()
+                || slot.changes_since_snapshot + 1 >= self.kafka.snapshot_every
+                || slot.changes_bytes >= slot.snapshot_bytes;
             let (kind, bytes) = if full {
                 (SNAPSHOT, Some(slot.engine.snapshot()))
             } else {
@@ -508,7 +517,7 @@ impl Pipeline {
                     self.send(&self.kafka.topics.changelog, Some(*partition), Some(key.as_bytes()), chunk, headers, marker)?;
                 }
                 self.metrics.changelog_written_bytes.inc_by(bytes.len() as u64);
-                written.push((*partition, full));
+                written.push((*partition, full, bytes.len() as u64));
             }
             offsets
                 .add_partition_offset(&self.kafka.topics.usage, *partition, Offset::Offset(slot.next_offset))
@@ -540,7 +549,7 @@ impl Pipeline {
             }
         }
 
-        for (partition, full) in written {
+        for (partition, full, size) in written {
             let slot = slots.get_mut(&partition).expect("written partitions are owned");
             if full {
                 match self.producer.context().take_snapshot_offset(partition) {
@@ -553,8 +562,11 @@ impl Pipeline {
                     }
                 }
                 slot.changes_since_snapshot = 0;
+                slot.snapshot_bytes = size;
+                slot.changes_bytes = 0;
             } else {
                 slot.changes_since_snapshot += 1;
+                slot.changes_bytes += size;
             }
         }
         for partition in due {
@@ -613,6 +625,9 @@ impl Pipeline {
                     changed: false,
                     snapshot_offset: restored.snapshot_offset,
                     changes_since_snapshot: restored.changes_since_snapshot,
+                    // What the restore read stands in for the snapshot's size.
+                    snapshot_bytes: restored.bytes,
+                    changes_bytes: 0,
                     consumed: self.metrics.consumed_counter(&self.kafka.topics.usage, partition),
                 },
             );
