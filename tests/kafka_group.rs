@@ -32,7 +32,8 @@ use serde_json::Value;
 
 use support::broker::{broker, free_port};
 use support::process::{repository_root, BurnrateProcess};
-use support::topics::{create_topic, produce, read_all, unique_name, OutgoingRecord, StoredRecord};
+use support::run::{metric_sum, RunTopics};
+use support::topics::{produce, read_all, OutgoingRecord, StoredRecord};
 
 const PARTITIONS: i32 = 6;
 const TRACE: &str = "examples/quickstart/AzureLLMInferenceTrace_code.csv";
@@ -45,45 +46,17 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(90);
 /// scenarios run one at a time. In parallel, group joins stalled under the load.
 static ONE_SCENARIO_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Topic names of one scenario.
-struct Topics {
-    usage: String,
-    contracts: String,
-    changelog: String,
-    aggregates: String,
-    alerts: String,
-    dead_letters: String,
-    unrated: String,
-    focus: String,
-}
-
-impl Topics {
-    fn create(prefix: &str) -> Topics {
-        let topics = Topics {
-            usage: unique_name(&format!("{prefix}-usage")),
-            contracts: unique_name(&format!("{prefix}-contracts")),
-            changelog: unique_name(&format!("{prefix}-state")),
-            aggregates: unique_name(&format!("{prefix}-aggregates")),
-            alerts: unique_name(&format!("{prefix}-alerts")),
-            dead_letters: unique_name(&format!("{prefix}-dead-letters")),
-            unrated: unique_name(&format!("{prefix}-unrated")),
-            focus: unique_name(&format!("{prefix}-focus")),
-        };
-        create_topic(&topics.usage, PARTITIONS);
-        create_topic(&topics.changelog, PARTITIONS);
-        create_topic(&topics.contracts, 1);
-        create_topic(&topics.aggregates, 3);
-        create_topic(&topics.alerts, 3);
-        create_topic(&topics.dead_letters, 1);
-        create_topic(&topics.unrated, 1);
-        create_topic(&topics.focus, 1);
-        topics
-    }
+/// Creates the topics of one scenario: usage and changelog with [`PARTITIONS`]
+/// partitions, the others with one.
+fn create_topics() -> RunTopics {
+    let topics = RunTopics::unique();
+    topics.create(PARTITIONS);
+    topics
 }
 
 /// Writes a `burnrate run` configuration: the quickstart's processing and alert
 /// settings plus a `[kafka]` table for `topics`.
-fn write_config(directory: &Path, topics: &Topics, group: &str, guarantee: &str) -> PathBuf {
+fn write_config(directory: &Path, topics: &RunTopics, guarantee: &str) -> PathBuf {
     let quickstart = std::fs::read_to_string(repository_root().join(QUICKSTART_CONFIG)).unwrap();
     // The contracts come from the contracts topic, not from a file.
     let settings: String = quickstart
@@ -91,43 +64,10 @@ fn write_config(directory: &Path, topics: &Topics, group: &str, guarantee: &str)
         .filter(|line| !line.starts_with("[contracts]") && !line.starts_with("file ="))
         .map(|line| format!("{line}\n"))
         .collect();
-    let kafka = format!(
-        r#"
-[kafka]
-brokers = "{brokers}"
-group_id = "{group}"
-guarantee = "{guarantee}"
-checkpoint_interval = "300ms"
-snapshot_every = 4
-# Small chunks, so that restores put snapshots together from several records.
-state_chunk_bytes = 4096
-
-[kafka.topics]
-usage = "{usage}"
-contracts = "{contracts}"
-changelog = "{changelog}"
-aggregates = "{aggregates}"
-alerts = "{alerts}"
-dead_letters = "{dead_letters}"
-unrated = "{unrated}"
-focus = "{focus}"
-
-[kafka.properties]
-"session.timeout.ms" = 6000
-"max.poll.interval.ms" = 10000
-"#,
-        brokers = broker().bootstrap_servers(),
-        usage = topics.usage,
-        contracts = topics.contracts,
-        changelog = topics.changelog,
-        aggregates = topics.aggregates,
-        alerts = topics.alerts,
-        dead_letters = topics.dead_letters,
-        unrated = topics.unrated,
-        focus = topics.focus,
-    );
+    // Small chunks, so that restores put snapshots together from several records.
+    let kafka = topics.kafka_table(&format!("guarantee = \"{guarantee}\"\nsnapshot_every = 4\nstate_chunk_bytes = 4096"));
     let path = directory.join("burnrate.toml");
-    std::fs::write(&path, settings + &kafka).unwrap();
+    std::fs::write(&path, settings + "\n" + &kafka).unwrap();
     path
 }
 
@@ -158,18 +98,8 @@ impl Instance {
 
     /// Returns the sum of a counter over its label sets, or `None` when the request fails.
     fn counter(&self, name: &str) -> Option<f64> {
-        let body = ureq::get(&format!("http://{}/metrics", self.metrics))
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
-        Some(
-            body.lines()
-                .filter(|line| line.starts_with(name) && (line[name.len()..].starts_with('{') || line[name.len()..].starts_with(' ')))
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum(),
-        )
+        let body = ureq::get(&format!("http://{}/metrics", self.metrics)).call().ok()?.body_mut().read_to_string().ok()?;
+        Some(metric_sum(&body, name))
     }
 
     /// Waits until `/readyz` returns 200: the instance has loaded the contracts and
@@ -397,7 +327,7 @@ fn wait_for_period_finals(topic: &str, expected: usize, instances: &mut [&mut In
 }
 
 /// Checks the run's outputs against replay's.
-fn assert_matches_batch(topics: &Topics, batch: &Batch, instances: &mut [&mut Instance]) {
+fn assert_matches_batch(topics: &RunTopics, batch: &Batch, instances: &mut [&mut Instance]) {
     let expected_finals = batch
         .aggregates
         .iter()
@@ -449,8 +379,8 @@ fn assert_matches_batch(topics: &Topics, batch: &Batch, instances: &mut [&mut In
 fn two_instances_equal_the_batch(guarantee: &str) {
     let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = tempfile::tempdir().unwrap();
-    let topics = Topics::create("group");
-    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), guarantee);
+    let topics = create_topics();
+    let config = write_config(directory.path(), &topics, guarantee);
     publish_contracts(&topics.contracts);
     let trace = trace_records();
     produce(&topics.usage, &trace);
@@ -494,8 +424,8 @@ enum Departure {
 fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = tempfile::tempdir().unwrap();
-    let topics = Topics::create("rescale");
-    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), guarantee);
+    let topics = create_topics();
+    let config = write_config(directory.path(), &topics, guarantee);
     publish_contracts(&topics.contracts);
     let trace = trace_records();
     let third = trace.len() / 3;
@@ -589,8 +519,8 @@ fn trace_and_focus_sample_equal_the_batch() {
     let events = count(&trace_events) + count(&focus_events);
     assert!(count(&focus_events) > 900, "the FOCUS sample gave {} events", count(&focus_events));
 
-    let topics = Topics::create("real");
-    let config = write_config(directory.path(), &topics, &unique_name("burnrate"), "effectively_once");
+    let topics = create_topics();
+    let config = write_config(directory.path(), &topics, "effectively_once");
     publish_contracts(&topics.contracts);
     // The trace (2023) goes first, as in the replay, so the FOCUS rows (2024) do not
     // move a partition's watermark past it.

@@ -27,6 +27,7 @@ pub struct RunTopics {
     pub alerts: String,
     pub dead_letters: String,
     pub unrated: String,
+    pub focus: String,
     pub group: String,
 }
 
@@ -41,6 +42,7 @@ impl RunTopics {
             alerts: unique_name("alerts"),
             dead_letters: unique_name("dead-letters"),
             unrated: unique_name("unrated"),
+            focus: unique_name("focus"),
             group: unique_name("burnrate"),
         }
     }
@@ -51,7 +53,7 @@ impl RunTopics {
     pub fn create_all_but_contracts(&self, partitions: i32) {
         create_topic(&self.usage, partitions);
         create_topic(&self.changelog, partitions);
-        for output in [&self.aggregates, &self.alerts, &self.dead_letters, &self.unrated] {
+        for output in [&self.aggregates, &self.alerts, &self.dead_letters, &self.unrated, &self.focus] {
             create_topic(output, 1);
         }
     }
@@ -80,9 +82,11 @@ aggregates = "{aggregates}"
 alerts = "{alerts}"
 dead_letters = "{dead_letters}"
 unrated = "{unrated}"
+focus = "{focus}"
 
 [kafka.properties]
 "session.timeout.ms" = {session_timeout}
+"max.poll.interval.ms" = 10000
 "#,
             brokers = broker().bootstrap_servers(),
             group = self.group,
@@ -93,6 +97,7 @@ unrated = "{unrated}"
             alerts = self.alerts,
             dead_letters = self.dead_letters,
             unrated = self.unrated,
+            focus = self.focus,
             session_timeout = TEST_SESSION_TIMEOUT_MS,
         )
     }
