@@ -51,7 +51,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::{json_decimal, FeedError, FeedRecord};
+use crate::{bucket_results, json_decimal, read_json_values, FeedError, FeedRecord};
 
 /// The event `source` of every Anthropic event.
 pub const VENDOR: &str = "anthropic";
@@ -72,27 +72,12 @@ const TOKEN_FIELDS: [&str; 3] = ["uncached_input_tokens", "cache_read_input_toke
 /// Fails only when the input is not JSON or is not shaped like a report page.
 pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     let mut buckets = Vec::new();
-    for value in serde_json::Deserializer::from_reader(input).into_iter::<Value>() {
-        let value = value.map_err(|error| FeedError {
-            row: 1,
-            problem: format!("invalid JSON: {error}; expected an Anthropic usage or cost report page"),
-        })?;
+    for value in read_json_values(input, "an Anthropic usage or cost report page")? {
         collect_buckets(value, &mut buckets)?;
     }
-
-    let mut records = Vec::new();
-    let mut position = 0u64;
-    for bucket in &buckets {
-        let results = bucket.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        for result in results {
-            position += 1;
-            match result_events(bucket, result) {
-                Ok(events) => records.extend(events.into_iter().map(Ok)),
-                Err(problem) => records.push(Err(FeedError { row: position, problem })),
-            }
-        }
-    }
-    Ok(records)
+    Ok(bucket_results(&buckets, |bucket, result, position| {
+        result_events(bucket, result).map_err(|problem| FeedError { row: position, problem })
+    }))
 }
 
 /// Adds the buckets of a page, of an array of pages or of an array of buckets.

@@ -57,3 +57,37 @@ pub(crate) fn parse_payload(input: impl std::io::Read, expected: &str) -> Result
         problem: format!("invalid JSON: {error}; expected {expected}"),
     })
 }
+
+/// Reads JSON values one after another: one document, or JSON lines.
+pub(crate) fn read_json_values(input: impl std::io::Read, expected: &str) -> Result<Vec<Value>, FeedError> {
+    serde_json::Deserializer::from_reader(input)
+        .into_iter::<Value>()
+        .map(|value| {
+            value.map_err(|error| FeedError {
+                row: 1,
+                problem: format!("invalid JSON: {error}; expected {expected}"),
+            })
+        })
+        .collect()
+}
+
+/// Turns every result of every bucket (`{"results": [...]}`) into events with
+/// `events_of`, numbering the results from 1 in document order for error reports.
+pub(crate) fn bucket_results(
+    buckets: &[Value],
+    mut events_of: impl FnMut(&Value, &Value, u64) -> Result<Vec<UsageEvent>, FeedError>,
+) -> Vec<FeedRecord> {
+    let mut records = Vec::new();
+    let mut position = 0u64;
+    for bucket in buckets {
+        let results = bucket.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for result in results {
+            position += 1;
+            match events_of(bucket, result, position) {
+                Ok(events) => records.extend(events.into_iter().map(Ok)),
+                Err(error) => records.push(Err(error)),
+            }
+        }
+    }
+    records
+}

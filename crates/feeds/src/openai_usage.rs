@@ -33,7 +33,7 @@ use burnrate_model::{EventKind, UsageEvent};
 use chrono::DateTime;
 use serde_json::Value;
 
-use crate::{json_decimal, FeedError, FeedRecord};
+use crate::{bucket_results, json_decimal, read_json_values, FeedError, FeedRecord};
 
 /// The event `source` of every OpenAI usage event.
 pub const VENDOR: &str = "openai";
@@ -51,27 +51,10 @@ const IGNORED_FIELDS: [&str; 1] = ["object"];
 /// Fails only when the input is not JSON or holds no usage buckets at all.
 pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     let mut buckets = Vec::new();
-    for value in serde_json::Deserializer::from_reader(input).into_iter::<Value>() {
-        let value = value.map_err(|error| FeedError {
-            row: 1,
-            problem: format!("invalid JSON: {error}; expected an OpenAI Usage API page"),
-        })?;
+    for value in read_json_values(input, "an OpenAI Usage API page")? {
         collect_buckets(value, &mut buckets)?;
     }
-
-    let mut records = Vec::new();
-    let mut position = 0u64;
-    for bucket in &buckets {
-        let results = bucket.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        for result in results {
-            position += 1;
-            match result_events(bucket, result, position) {
-                Ok(events) => records.extend(events.into_iter().map(Ok)),
-                Err(error) => records.push(Err(error)),
-            }
-        }
-    }
-    Ok(records)
+    Ok(bucket_results(&buckets, result_events))
 }
 
 /// Adds the buckets of a page, of an array of pages or of an array of buckets.
