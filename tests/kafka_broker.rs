@@ -285,7 +285,7 @@ fn transaction_commits_records_and_offsets() {
     assert_eq!(offset, Offset::Offset(3), "offset committed in the transaction");
 }
 
-/// The events of the rating example that burnrate's JSON decoder accepts.
+/// Returns the events of the rating example that burnrate's JSON decoder accepts.
 fn example_events() -> Vec<(String, UsageEvent)> {
     let text = std::fs::read_to_string(repository_root().join("examples/rating/events.jsonl"))
         .expect("examples/rating/events.jsonl can be read");

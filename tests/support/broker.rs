@@ -31,17 +31,17 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// The `bootstrap.servers` value for clients, such as `127.0.0.1:40123`.
+    /// Returns the `bootstrap.servers` value for clients, such as `127.0.0.1:40123`.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
     }
 
-    /// The file that receives the broker's stdout and stderr.
+    /// Returns the file that receives the broker's stdout and stderr.
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
-    /// The broker's process id.
+    /// Returns the broker's process id.
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -116,7 +116,7 @@ fn tansu_path() -> PathBuf {
 /// Returns a loopback port that was free a moment ago.
 ///
 /// NOTE: another process can take the port between this call and the moment the
-/// child binds it; the child then fails to start and the test panics with its log.
+/// child binds it. The child then fails to start and the test panics with its log.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port can be bound");
     listener.local_addr().expect("a bound socket has an address").port()

@@ -50,7 +50,7 @@ impl BurnrateProcess {
         BurnrateProcess { child, output_dir, exit_status: None }
     }
 
-    /// The process id.
+    /// Returns the process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -162,7 +162,7 @@ impl Drop for BurnrateProcess {
     }
 }
 
-/// The workspace root, which contains `examples/`, `schemas/` and `tests/`.
+/// Returns the workspace root, which contains `examples/`, `schemas/` and `tests/`.
 pub fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -137,7 +137,7 @@ impl SchemaRegistry {
         SchemaRegistry { address, store, shutdown: Some(shutdown), server: Some(server) }
     }
 
-    /// The base URL, such as `http://127.0.0.1:40125`.
+    /// Returns the base URL, such as `http://127.0.0.1:40125`.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
     }
@@ -148,12 +148,12 @@ impl SchemaRegistry {
         self.store.lock().unwrap().register(subject, schema, "AVRO")
     }
 
-    /// The schema with this id, if any.
+    /// Returns the schema with this id, if any.
     pub fn schema(&self, id: u32) -> Option<RegisteredSchema> {
         self.store.lock().unwrap().schema(id).cloned()
     }
 
-    /// Each request received so far as `METHOD path?query`, in arrival order.
+    /// Returns each request received so far as `METHOD path?query`, in arrival order.
     pub fn requests(&self) -> Vec<String> {
         self.store.lock().unwrap().requests.clone()
     }
@@ -195,7 +195,7 @@ fn reply(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
 }
 
-/// An error in the registry's format: an `error_code` such as 40403 and a message.
+/// Returns an error in the registry's format: an `error_code` such as 40403 and a message.
 fn error(status: StatusCode, error_code: u32, message: String) -> Response {
     reply(status, json!({"error_code": error_code, "message": message}))
 }

@@ -40,7 +40,7 @@ pub struct OutgoingRecord {
 }
 
 impl OutgoingRecord {
-    /// A record with a key and a value and no headers.
+    /// Creates a record with a key and a value and no headers.
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
         OutgoingRecord { key: Some(key.into()), value: Some(value.into()), ..OutgoingRecord::default() }
     }
@@ -63,17 +63,17 @@ pub struct StoredRecord {
 }
 
 impl StoredRecord {
-    /// The key as UTF-8 text; panics if there is none or it is not UTF-8.
+    /// Returns the key as UTF-8 text. Panics if there is none or it is not UTF-8.
     pub fn key_text(&self) -> &str {
         std::str::from_utf8(self.key.as_deref().expect("the record has a key")).expect("the key is UTF-8")
     }
 
-    /// The value as UTF-8 text; panics if there is none or it is not UTF-8.
+    /// Returns the value as UTF-8 text. Panics if there is none or it is not UTF-8.
     pub fn value_text(&self) -> &str {
         std::str::from_utf8(self.value.as_deref().expect("the record has a value")).expect("the value is UTF-8")
     }
 
-    /// The value of the first header with this name.
+    /// Returns the value of the first header with this name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.iter().find(|(header, _)| header == name).and_then(|(_, value)| value.as_deref())
     }

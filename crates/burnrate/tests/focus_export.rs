@@ -164,7 +164,7 @@ fn focus_validator_reports_no_error() {
     let versions = Command::new(&validator).arg("--supported-versions").current_dir(&package_parent).output().unwrap();
     let versions = String::from_utf8_lossy(&versions.stdout).into_owned();
     let supports_1_2 = versions.lines().any(|line| line.trim() == "1.2");
-    // NOTE: focus-validator 1.0.0, the newest release on PyPI, knows FOCUS 0.5,
+    // NOTE: focus-validator 1.0.0, the newest release on PyPI, validates FOCUS 0.5,
     // 1.0-preview and 1.0 only. Until a release validates 1.2, the file is checked
     // against the 1.0 rules, and the checks in KNOWN_VALIDATOR_DEFECTS are let pass.
     let version = if supports_1_2 { "1.2" } else { "1.0" };

@@ -26,7 +26,7 @@ fn write_config(text: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-fn the_kafka_example_is_valid() {
+fn kafka_example_is_valid() {
     let output = burnrate(&["check-config", "--config", "examples/kafka/burnrate.toml"], &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -34,7 +34,7 @@ fn the_kafka_example_is_valid() {
 }
 
 #[test]
-fn the_readme_kafka_block_is_valid() {
+fn readme_kafka_block_is_valid() {
     let readme = std::fs::read_to_string(repository_root().join("README.md")).unwrap();
     let start = readme.find("```toml\n[kafka]").expect("README has a [kafka] example") + "```toml\n".len();
     let block = &readme[start..start + readme[start..].find("```").unwrap()];
@@ -85,7 +85,8 @@ fn environment_variables_override_the_file() {
     let wrong_type = burnrate(&["check-config", "--config", config], &[("BURNRATE__KAFKA__CHECKPOINT_RECORDS", "many")]);
     let stderr = String::from_utf8_lossy(&wrong_type.stderr);
     assert_eq!(wrong_type.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("BURNRATE__ overrides") && stderr.contains("checkpoint_records"), "{stderr}");
+    assert!(stderr.contains("BURNRATE__ overrides"), "{stderr}");
+    assert!(stderr.contains("checkpoint_records"), "{stderr}");
 }
 
 #[test]

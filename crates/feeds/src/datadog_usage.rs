@@ -91,7 +91,7 @@ fn read_body(body: &Value, position: &mut u64, records: &mut Vec<FeedRecord>) ->
         });
     };
 
-    // Some endpoints return a single object in `data`, and an empty answer is an empty array.
+    // Some endpoints return a single object in `data`, and an empty response is an empty array.
     let items = match data {
         Value::Array(items) => items.as_slice(),
         other => std::slice::from_ref(other),

@@ -1,8 +1,8 @@
 //! OpenAI Usage API pages (`GET /v1/organization/usage/{completions,embeddings,...}`) as
 //! usage events.
 //!
-//! A page holds time buckets (`start_time`, `end_time` in Unix seconds) and each bucket
-//! holds results, one per combination of the `group_by` fields (`project_id`,
+//! A page contains time buckets (`start_time`, `end_time` in Unix seconds) and each bucket
+//! contains results, one per combination of the `group_by` fields (`project_id`,
 //! `user_id`, `api_key_id`, `model`, `batch`, `service_tier`, ...). Every numeric field
 //! of a result is one meter, so a result becomes one event per meter:
 //!
@@ -48,7 +48,7 @@ const IGNORED_FIELDS: [&str; 1] = ["object"];
 /// or pages one after another as JSON lines) and returns one result per meter of every
 /// bucket result.
 ///
-/// Fails only when the input is not JSON or holds no usage buckets at all.
+/// Fails only when the input is not JSON or contains no usage buckets at all.
 pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     let mut buckets = Vec::new();
     for value in read_json_values(input, "an OpenAI Usage API page")? {

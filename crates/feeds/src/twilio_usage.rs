@@ -33,7 +33,7 @@ pub const VENDOR: &str = "twilio";
 /// Reads a usage-records page (`{"usage_records": [...]}`), an array of records or a
 /// single record, and returns one result per record that has usage or a price.
 ///
-/// Fails only when the input is not JSON or holds no usage records.
+/// Fails only when the input is not JSON or contains no usage records.
 pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     let payload = parse_payload(input, "a Twilio usage-records page")?;
     let records = match &payload {

@@ -37,7 +37,7 @@ fn by_meter(events: &[UsageEvent]) -> BTreeMap<&str, Decimal> {
     totals
 }
 
-/// The example response of one endpoint in the extracted OpenAI file.
+/// Returns the example response of one endpoint in the extracted OpenAI file.
 fn openai_page(endpoint: &str) -> Value {
     let text = std::fs::read_to_string(data("openai/openapi_usage_costs_examples.extracted.json")).unwrap();
     let file: Value = serde_json::from_str(&text).unwrap();
@@ -216,7 +216,7 @@ fn read_datadog(path: &str) -> Vec<FeedRecord> {
     datadog_usage::read_events(std::fs::File::open(data(path)).unwrap()).unwrap()
 }
 
-/// The first response body of a cassette.
+/// Returns the first response body of a cassette.
 fn cassette_body(path: &str) -> Value {
     let text = std::fs::read_to_string(data(path)).unwrap();
     let cassette: Value = serde_json::from_str(&text).unwrap();
@@ -339,7 +339,7 @@ fn read_focus() -> Vec<UsageEvent> {
     focus::read_events(file).unwrap().map(|record| record.expect("every row is valid")).collect()
 }
 
-/// A cell of the sample, with empty cells and the literal NULL as absent.
+/// Returns a cell of the sample, with empty cells and the literal NULL as absent.
 fn focus_cell<'a>(headers: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> Option<&'a str> {
     let position = headers.iter().position(|header| header == name).unwrap();
     Some(&row[position]).filter(|value| !value.is_empty() && *value != "NULL")

@@ -486,9 +486,9 @@ impl Pipeline {
         let mut written = Vec::new();
         for partition in &due {
             let slot = slots.get_mut(partition).expect("due partitions are owned");
-            // A new snapshot once the changes since the last one are as large as it,
-            // so a restore reads at most about twice the state, and snapshots of a
-            // large, slowly changing state (which stall the loop while written) stay rare.
+            // A new snapshot once the changes since the last one are as large as it.
+            // A restore then reads at most about twice the state, and snapshots of a
+            // large, slowly changing state, which stall the loop while written, stay rare.
             let full = snapshot.contains(partition)
                 || slot.snapshot_offset.is_none()
                 || slot.changes_since_snapshot + 1 >= self.kafka.snapshot_every
@@ -625,7 +625,7 @@ impl Pipeline {
                     changed: false,
                     snapshot_offset: restored.snapshot_offset,
                     changes_since_snapshot: restored.changes_since_snapshot,
-                    // What the restore read stands in for the snapshot's size.
+                    // The bytes the restore read approximate the snapshot's size.
                     snapshot_bytes: restored.bytes,
                     changes_bytes: 0,
                     consumed: self.metrics.consumed_counter(&self.kafka.topics.usage, partition),

@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn silent_registry_times_out() {
-        // Accepts connections but never answers.
+        // Accepts connections but never responds.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let registry = SchemaRegistry::new(&format!("http://{address}"), Duration::from_millis(200)).unwrap();
