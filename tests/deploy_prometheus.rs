@@ -2,7 +2,8 @@
 //! `burnrate run` and evaluates every PromQL expression of the Grafana dashboard
 //! and every rule. `promtool` checks the rules and the configuration, and the
 //! compose file and Kubernetes manifests are checked against burnrate's
-//! configuration, port and probe paths.
+//! configuration, port and probe paths. The PrometheusRule must have the groups of
+//! `deploy/prometheus/rules.yml`.
 //!
 //! The Prometheus test needs the `prometheus` and `promtool` binaries of Debian's
 //! `prometheus` package (2.42 on Debian 12), which `scripts/test` installs.
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
 use support::broker::{free_port, kill_with_parent};
 use support::process::{repository_root, BurnrateProcess};
@@ -47,6 +48,14 @@ fn read_text(path: &Path) -> String {
 /// Parses every YAML document of a file; panics with the file name on a syntax error.
 fn load_yaml(path: &Path) -> Vec<Yaml> {
     YamlLoader::load_from_str(&read_text(path)).unwrap_or_else(|error| panic!("{} is not valid YAML: {error}", path.display()))
+}
+
+/// Writes a YAML node back as text, for failure messages and for files that
+/// `promtool` reads.
+fn yaml_text(node: &Yaml) -> String {
+    let mut text = String::new();
+    YamlEmitter::new(&mut text).dump(node).expect("a parsed YAML node can be written as text");
+    text
 }
 
 /// Finds a test tool: the path in `variable` if set, else `name` in `/usr/bin` or
@@ -501,10 +510,12 @@ fn promtool_accepts_rules_and_config() {
 fn kubernetes_manifests_match_burnrate() {
     let directory = deploy_path("kubernetes");
     let mut documents = Vec::new();
+    let mut file_names = BTreeSet::new();
     for entry in std::fs::read_dir(&directory).expect("deploy/kubernetes can be listed") {
         let path = entry.expect("a directory entry").path();
         if path.extension().is_some_and(|extension| extension == "yaml") {
             documents.extend(load_yaml(&path));
+            file_names.insert(path.file_name().expect("a file name").to_string_lossy().into_owned());
         }
     }
     let find = |kind: &str| -> Yaml {
@@ -514,6 +525,18 @@ fn kubernetes_manifests_match_burnrate() {
             .unwrap_or_else(|| panic!("deploy/kubernetes has no {kind}"))
             .clone()
     };
+
+    // `kubectl apply -k` deploys every manifest except the example Secret, which
+    // users create from their secret store instead.
+    let kustomization = find("Kustomization");
+    let resources: BTreeSet<String> = kustomization["resources"]
+        .as_vec()
+        .expect("kustomization.yaml has resources")
+        .iter()
+        .map(|resource| resource.as_str().expect("a resource is a file name").to_owned())
+        .collect();
+    let manifests: BTreeSet<String> = file_names.into_iter().filter(|name| name != "kustomization.yaml" && name != "secret.example.yaml").collect();
+    assert_eq!(resources, manifests, "resources of kustomization.yaml (left) differ from the manifests in deploy/kubernetes (right). List each manifest once.");
 
     // The ConfigMap's burnrate.toml is valid, with the password the Secret sets.
     let config_map = find("ConfigMap");
@@ -591,6 +614,66 @@ fn kubernetes_manifests_match_burnrate() {
             assert_eq!(matched, value, "{kind} selector {key:?}");
         }
     }
+}
+
+#[test]
+fn prometheus_rule_mirrors_rules_file() {
+    let rule_path = deploy_path("kubernetes/prometheusrule.yaml");
+    let prometheus_rule = &load_yaml(&rule_path)[0];
+    assert_eq!(prometheus_rule["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"), "PrometheusRule apiVersion");
+    assert_eq!(prometheus_rule["kind"].as_str(), Some("PrometheusRule"), "kind of {}", rule_path.display());
+
+    // The operator's Prometheus selects PrometheusRules by label as it selects
+    // ServiceMonitors, so one selector should find both.
+    let monitor = &load_yaml(&deploy_path("kubernetes/servicemonitor.yaml"))[0];
+    assert!(!prometheus_rule["metadata"]["labels"].is_badvalue(), "the PrometheusRule has no labels");
+    assert_eq!(prometheus_rule["metadata"]["labels"], monitor["metadata"]["labels"], "labels of the PrometheusRule and the ServiceMonitor");
+
+    // Parsed groups are compared, so layout and comments may differ but no name,
+    // expression, duration, label or annotation.
+    let rules_path = deploy_path("prometheus/rules.yml");
+    let expected_groups = load_yaml(&rules_path)[0]["groups"].as_vec().expect("rules.yml has groups").clone();
+    let actual_groups = prometheus_rule["spec"]["groups"].as_vec().expect("the PrometheusRule has spec.groups").clone();
+    let group_names = |groups: &[Yaml]| -> Vec<String> { groups.iter().map(|group| group["name"].as_str().unwrap_or_default().to_owned()).collect() };
+    assert_eq!(
+        group_names(&actual_groups),
+        group_names(&expected_groups),
+        "group names of the PrometheusRule (left) and rules.yml (right). Copy the groups of rules.yml into spec.groups."
+    );
+    for (actual_group, expected_group) in actual_groups.iter().zip(&expected_groups) {
+        let group = expected_group["name"].as_str().unwrap_or_default();
+        let actual_rules = actual_group["rules"].as_vec().unwrap_or_else(|| panic!("group {group} of the PrometheusRule has no rules"));
+        let expected_rules = expected_group["rules"].as_vec().unwrap_or_else(|| panic!("group {group} of rules.yml has no rules"));
+        assert_eq!(actual_rules.len(), expected_rules.len(), "number of rules in group {group} of the PrometheusRule (left) and rules.yml (right)");
+        for (actual_rule, expected_rule) in actual_rules.iter().zip(expected_rules) {
+            assert!(
+                actual_rule == expected_rule,
+                "a rule of group {group} differs between the PrometheusRule and rules.yml. Copy it from rules.yml.\nPrometheusRule:\n{}\nrules.yml:\n{}",
+                yaml_text(actual_rule),
+                yaml_text(expected_rule)
+            );
+        }
+        // Group settings such as interval or limit.
+        let settings = |group: &Yaml| -> Yaml {
+            let mut settings = group.as_hash().expect("a rule group is a mapping").clone();
+            settings.remove(&Yaml::from_str("rules"));
+            Yaml::Hash(settings)
+        };
+        assert!(
+            settings(actual_group) == settings(expected_group),
+            "settings of group {group} differ between the PrometheusRule and rules.yml.\nPrometheusRule:\n{}\nrules.yml:\n{}",
+            yaml_text(&settings(actual_group)),
+            yaml_text(&settings(expected_group))
+        );
+    }
+
+    // promtool reads a plain rules file, so the groups are written as one.
+    let mut rules_file = yaml_rust2::yaml::Hash::new();
+    rules_file.insert(Yaml::from_str("groups"), Yaml::Array(actual_groups));
+    let scratch = tempfile::tempdir().expect("a temporary directory can be created");
+    let extracted_path = scratch.path().join("prometheusrule-groups.yml");
+    std::fs::write(&extracted_path, yaml_text(&Yaml::Hash(rules_file))).expect("the extracted rules can be written");
+    promtool(&["check", "rules", extracted_path.to_str().expect("the temporary path is UTF-8")]);
 }
 
 #[test]
