@@ -24,8 +24,8 @@ use support::broker::broker;
 use support::process::repository_root;
 use support::registry::SchemaRegistry;
 use support::topics::{
-    consumer_config, create_topic, list_offsets, partition_count, produce, read_all, stored_record, unique_name,
-    wait_for_records, OutgoingRecord, StoredRecord,
+    consumer_config, create_topic, list_offsets, partition_count, produce, read_all, stored_record,
+    unique_name, wait_for_records, OutgoingRecord, StoredRecord,
 };
 
 /// How long a consumer group may take to settle. Each join waits half of the
@@ -36,8 +36,11 @@ const GROUP_TIMEOUT: Duration = Duration::from_secs(60);
 fn numbered_records(count: usize) -> Vec<OutgoingRecord> {
     (0..count)
         .map(|number| {
-            OutgoingRecord::new(format!("account-{}", number % 17), format!("value-{number}"))
-                .header("sequence", number.to_string())
+            OutgoingRecord::new(
+                format!("account-{}", number % 17),
+                format!("value-{number}"),
+            )
+            .header("sequence", number.to_string())
         })
         .collect()
 }
@@ -53,7 +56,10 @@ fn produced_records_read_back_exactly() {
 
     assert_eq!(records.len(), 100, "read {} of 100 records", records.len());
     let partitions: BTreeSet<i32> = records.iter().map(|record| record.partition).collect();
-    assert!(partitions.len() > 1, "all keys landed in partitions {partitions:?}");
+    assert!(
+        partitions.len() > 1,
+        "all keys landed in partitions {partitions:?}"
+    );
     for ((record, (partition, offset)), number) in sent.iter().zip(&positions).zip(0..) {
         let stored = records
             .iter()
@@ -61,17 +67,27 @@ fn produced_records_read_back_exactly() {
             .unwrap_or_else(|| panic!("record {number} at {partition}/{offset} was not read back"));
         assert_eq!(stored.key, record.key, "key of record {number}");
         assert_eq!(stored.value, record.value, "value of record {number}");
-        assert_eq!(stored.header("sequence"), Some(number.to_string().as_bytes()), "header of record {number}");
+        assert_eq!(
+            stored.header("sequence"),
+            Some(number.to_string().as_bytes()),
+            "header of record {number}"
+        );
         assert_eq!(stored.headers.len(), 1, "headers of record {number}");
     }
 
     // The fetch reads to the true end; ListOffsets may lag it on Tansu, never lead.
     for partition in 0..6 {
-        let end = records.iter().filter(|record| record.partition == partition).count() as i64;
+        let end = records
+            .iter()
+            .filter(|record| record.partition == partition)
+            .count() as i64;
         let (low, high) = list_offsets(&topic, partition);
         eprintln!("partition {partition}: {end} records read, ListOffsets low {low} high {high}");
         assert_eq!(low, 0, "ListOffsets low watermark of partition {partition}");
-        assert!(high <= end, "ListOffsets high {high} is past the {end} records of partition {partition}");
+        assert!(
+            high <= end,
+            "ListOffsets high {high} is past the {end} records of partition {partition}"
+        );
     }
 }
 
@@ -87,7 +103,10 @@ fn wait_for_records_returns_on_count() {
     let started = Instant::now();
     let records = wait_for_records(&topic, 6, Duration::from_secs(2));
     assert_eq!(records.len(), 5, "no sixth record exists");
-    assert!(started.elapsed() >= Duration::from_secs(2), "returned before the timeout");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "returned before the timeout"
+    );
 }
 
 /// Polls every member once and returns the records they received.
@@ -102,7 +121,11 @@ fn poll_members(members: &[BaseConsumer], received: &mut [Vec<StoredRecord>]) {
 
 fn assigned_partitions(member: &BaseConsumer) -> BTreeSet<i32> {
     let assignment = member.assignment().expect("the assignment can be read");
-    assignment.elements().iter().map(|element| element.partition()).collect()
+    assignment
+        .elements()
+        .iter()
+        .map(|element| element.partition())
+        .collect()
 }
 
 #[test]
@@ -137,20 +160,37 @@ fn cooperative_sticky_group_splits_partitions() {
             "the group did not settle within {GROUP_TIMEOUT:?}: {assignments:?}"
         );
     };
-    eprintln!("group settled in {:?} with assignments {assignments:?}", started.elapsed());
-    assert!(assignments[0].is_disjoint(&assignments[1]), "members share partitions: {assignments:?}");
-    assert!(received.iter().all(Vec::is_empty), "records were read before any was produced");
+    eprintln!(
+        "group settled in {:?} with assignments {assignments:?}",
+        started.elapsed()
+    );
+    assert!(
+        assignments[0].is_disjoint(&assignments[1]),
+        "members share partitions: {assignments:?}"
+    );
+    assert!(
+        received.iter().all(Vec::is_empty),
+        "records were read before any was produced"
+    );
 
-    let positions: BTreeSet<(i32, i64)> = produce(&topic, &numbered_records(60)).into_iter().collect();
+    let positions: BTreeSet<(i32, i64)> =
+        produce(&topic, &numbered_records(60)).into_iter().collect();
     let started = Instant::now();
     while received.iter().map(Vec::len).sum::<usize>() < 60 && started.elapsed() < GROUP_TIMEOUT {
         poll_members(&members, &mut received);
     }
 
-    let read: Vec<(i32, i64)> = received.iter().flatten().map(|record| (record.partition, record.offset)).collect();
+    let read: Vec<(i32, i64)> = received
+        .iter()
+        .flatten()
+        .map(|record| (record.partition, record.offset))
+        .collect();
     let distinct: BTreeSet<(i32, i64)> = read.iter().copied().collect();
     assert_eq!(read.len(), distinct.len(), "a record was read twice");
-    assert_eq!(distinct, positions, "the members did not read exactly the produced records");
+    assert_eq!(
+        distinct, positions,
+        "the members did not read exactly the produced records"
+    );
     for (member, records) in received.iter().enumerate() {
         for record in records {
             assert!(
@@ -161,7 +201,10 @@ fn cooperative_sticky_group_splits_partitions() {
             );
         }
     }
-    assert_eq!(members[0].assignment().unwrap().count() + members[1].assignment().unwrap().count(), 6);
+    assert_eq!(
+        members[0].assignment().unwrap().count() + members[1].assignment().unwrap().count(),
+        6
+    );
 }
 
 #[test]
@@ -183,9 +226,15 @@ fn cooperative_rebalance_keeps_owned_partitions() {
     let started = Instant::now();
     while assigned_partitions(&first).len() < 6 {
         poll_members(std::slice::from_ref(&first), &mut received);
-        assert!(started.elapsed() < GROUP_TIMEOUT, "the first member did not get all partitions");
+        assert!(
+            started.elapsed() < GROUP_TIMEOUT,
+            "the first member did not get all partitions"
+        );
     }
-    eprintln!("first member got all 6 partitions in {:?}", started.elapsed());
+    eprintln!(
+        "first member got all 6 partitions in {:?}",
+        started.elapsed()
+    );
 
     // A cooperative rebalance revokes only the partitions that move, so the first
     // member keeps consuming some partitions throughout.
@@ -197,7 +246,10 @@ fn cooperative_rebalance_keeps_owned_partitions() {
         let assignments: Vec<BTreeSet<i32>> = members.iter().map(assigned_partitions).collect();
         smallest_first_assignment = smallest_first_assignment.min(assignments[0].len());
         let all: BTreeSet<i32> = assignments.iter().flatten().copied().collect();
-        if !assignments[1].is_empty() && all.len() == 6 && assignments[0].is_disjoint(&assignments[1]) {
+        if !assignments[1].is_empty()
+            && all.len() == 6
+            && assignments[0].is_disjoint(&assignments[1])
+        {
             break assignments;
         }
         assert!(
@@ -205,8 +257,14 @@ fn cooperative_rebalance_keeps_owned_partitions() {
             "the group did not rebalance within {GROUP_TIMEOUT:?}: {assignments:?}"
         );
     };
-    eprintln!("second member joined in {:?}; assignments {assignments:?}", started.elapsed());
-    assert!(smallest_first_assignment > 0, "the first member lost every partition during the rebalance");
+    eprintln!(
+        "second member joined in {:?}; assignments {assignments:?}",
+        started.elapsed()
+    );
+    assert!(
+        smallest_first_assignment > 0,
+        "the first member lost every partition during the rebalance"
+    );
     assert_eq!(assignments[0].len() + assignments[1].len(), 6);
 }
 
@@ -214,8 +272,16 @@ fn cooperative_rebalance_keeps_owned_partitions() {
 fn consumer_metadata_creates_no_topic() {
     let topic = unique_name("absent");
 
-    assert_eq!(partition_count(&topic), None, "a consumer's metadata request created topic {topic}");
-    assert_eq!(partition_count(&topic), None, "topic {topic} appeared later");
+    assert_eq!(
+        partition_count(&topic),
+        None,
+        "a consumer's metadata request created topic {topic}"
+    );
+    assert_eq!(
+        partition_count(&topic),
+        None,
+        "topic {topic} appeared later"
+    );
 }
 
 #[test]
@@ -227,14 +293,24 @@ fn transaction_commits_records_and_offsets() {
     create_topic(&output, 1);
     produce(&input, &numbered_records(3));
 
-    let consumer: BaseConsumer = consumer_config(&group).create().expect("a consumer can be created");
-    consumer.subscribe(&[&input]).expect("the consumer can subscribe");
+    let consumer: BaseConsumer = consumer_config(&group)
+        .create()
+        .expect("a consumer can be created");
+    consumer
+        .subscribe(&[&input])
+        .expect("the consumer can subscribe");
     let mut consumed = Vec::new();
     let started = Instant::now();
     while consumed.len() < 3 {
-        assert!(started.elapsed() < GROUP_TIMEOUT, "consumed {} of 3 input records", consumed.len());
+        assert!(
+            started.elapsed() < GROUP_TIMEOUT,
+            "consumed {} of 3 input records",
+            consumed.len()
+        );
         if let Some(result) = consumer.poll(Duration::from_millis(100)) {
-            consumed.push(stored_record(&result.expect("consuming the input succeeds")));
+            consumed.push(stored_record(
+                &result.expect("consuming the input succeeds"),
+            ));
         }
     }
 
@@ -243,46 +319,88 @@ fn transaction_commits_records_and_offsets() {
         .create()
         .expect("a transactional producer can be created");
     let timeout = Duration::from_secs(20);
-    producer.init_transactions(timeout).expect("init_transactions succeeds");
+    producer
+        .init_transactions(timeout)
+        .expect("init_transactions succeeds");
 
-    producer.begin_transaction().expect("begin_transaction succeeds");
+    producer
+        .begin_transaction()
+        .expect("begin_transaction succeeds");
     for record in &consumed {
         let value = record.value.clone().unwrap();
         producer
-            .send(BaseRecord::<[u8], [u8]>::to(&output).key(b"committed").payload(&value))
+            .send(
+                BaseRecord::<[u8], [u8]>::to(&output)
+                    .key(b"committed")
+                    .payload(&value),
+            )
             .unwrap_or_else(|(error, _)| panic!("queueing a transactional record failed: {error}"));
     }
     let mut offsets = TopicPartitionList::new();
-    offsets.add_partition_offset(&input, 0, Offset::Offset(3)).unwrap();
-    let group_metadata = consumer.group_metadata().expect("the consumer has group metadata");
+    offsets
+        .add_partition_offset(&input, 0, Offset::Offset(3))
+        .unwrap();
+    let group_metadata = consumer
+        .group_metadata()
+        .expect("the consumer has group metadata");
     producer
         .send_offsets_to_transaction(&offsets, &group_metadata, timeout)
         .expect("send_offsets_to_transaction succeeds");
-    producer.commit_transaction(timeout).expect("commit_transaction succeeds");
-
-    producer.begin_transaction().expect("a second begin_transaction succeeds");
     producer
-        .send(BaseRecord::<[u8], [u8]>::to(&output).key(b"aborted").payload(b"aborted"))
+        .commit_transaction(timeout)
+        .expect("commit_transaction succeeds");
+
+    producer
+        .begin_transaction()
+        .expect("a second begin_transaction succeeds");
+    producer
+        .send(
+            BaseRecord::<[u8], [u8]>::to(&output)
+                .key(b"aborted")
+                .payload(b"aborted"),
+        )
         .unwrap_or_else(|(error, _)| panic!("queueing a transactional record failed: {error}"));
-    producer.flush(timeout).expect("the aborted record is written before the abort");
-    producer.abort_transaction(timeout).expect("abort_transaction succeeds");
+    producer
+        .flush(timeout)
+        .expect("the aborted record is written before the abort");
+    producer
+        .abort_transaction(timeout)
+        .expect("abort_transaction succeeds");
 
     let records = read_all(&output);
-    let committed: Vec<&StoredRecord> = records.iter().filter(|record| record.key_text() == "committed").collect();
+    let committed: Vec<&StoredRecord> = records
+        .iter()
+        .filter(|record| record.key_text() == "committed")
+        .collect();
     assert_eq!(committed.len(), 3, "committed records in {records:?}");
     for (record, input_record) in committed.iter().zip(&consumed) {
         assert_eq!(record.value, input_record.value);
     }
     // NOTE: Tansu shows records of aborted transactions to read_committed readers,
     // so this count documents the broker, it is not asserted.
-    let aborted = records.iter().filter(|record| record.key_text() == "aborted").count();
-    eprintln!("read_committed sees {aborted} aborted records; {} records in all", records.len());
+    let aborted = records
+        .iter()
+        .filter(|record| record.key_text() == "aborted")
+        .count();
+    eprintln!(
+        "read_committed sees {aborted} aborted records; {} records in all",
+        records.len()
+    );
 
     let mut query = TopicPartitionList::new();
     query.add_partition(&input, 0);
-    let committed_offsets = consumer.committed_offsets(query, timeout).expect("committed offsets can be read");
-    let offset = committed_offsets.find_partition(&input, 0).unwrap().offset();
-    assert_eq!(offset, Offset::Offset(3), "offset committed in the transaction");
+    let committed_offsets = consumer
+        .committed_offsets(query, timeout)
+        .expect("committed offsets can be read");
+    let offset = committed_offsets
+        .find_partition(&input, 0)
+        .unwrap()
+        .offset();
+    assert_eq!(
+        offset,
+        Offset::Offset(3),
+        "offset committed in the transaction"
+    );
 }
 
 /// Returns the events of the rating example that burnrate's JSON decoder accepts.
@@ -291,7 +409,11 @@ fn example_events() -> Vec<(String, UsageEvent)> {
         .expect("examples/rating/events.jsonl can be read");
     text.lines()
         .filter(|line| !line.trim().is_empty())
-        .filter_map(|line| decode_cloudevent(line.as_bytes()).ok().map(|event| (line.to_owned(), event)))
+        .filter_map(|line| {
+            decode_cloudevent(line.as_bytes())
+                .ok()
+                .map(|event| (line.to_owned(), event))
+        })
         .collect()
 }
 
@@ -307,7 +429,11 @@ fn python_avro_producer_uses_registry() {
     let topic = unique_name("avro");
     create_topic(&topic, 3);
     let events = example_events();
-    assert!(events.len() >= 3, "the rating example has {} valid events", events.len());
+    assert!(
+        events.len() >= 3,
+        "the rating example has {} valid events",
+        events.len()
+    );
     let directory = tempfile::tempdir().unwrap();
     let events_path = directory.path().join("events.jsonl");
     let lines: Vec<&str> = events.iter().map(|(line, _)| line.as_str()).collect();
@@ -315,52 +441,100 @@ fn python_avro_producer_uses_registry() {
 
     let output = Command::new(&python)
         .arg(repository_root().join("tests/interop/produce_avro.py"))
-        .args(["--brokers", broker().bootstrap_servers(), "--topic", &topic, "--registry", &registry.url()])
+        .args([
+            "--brokers",
+            broker().bootstrap_servers(),
+            "--topic",
+            &topic,
+            "--registry",
+            &registry.url(),
+        ])
         .arg("--events")
         .arg(&events_path)
         .output()
         .expect("the Python producer runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "produce_avro.py failed with {}\n{stdout}\n{stderr}", output.status);
-    assert_eq!(stdout.lines().count(), events.len(), "delivery reports:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "produce_avro.py failed with {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        events.len(),
+        "delivery reports:\n{stdout}\n{stderr}"
+    );
     eprintln!("registry requests: {:?}", registry.requests());
 
     let records = read_all(&topic);
     assert_eq!(records.len(), events.len());
-    let expected: BTreeMap<&str, &UsageEvent> = events.iter().map(|(_, event)| (event.id.as_str(), event)).collect();
-    let schema_file: Value =
-        serde_json::from_str(&std::fs::read_to_string(repository_root().join("schemas/usage_event.avsc")).unwrap())
-            .unwrap();
+    let expected: BTreeMap<&str, &UsageEvent> = events
+        .iter()
+        .map(|(_, event)| (event.id.as_str(), event))
+        .collect();
+    let schema_file: Value = serde_json::from_str(
+        &std::fs::read_to_string(repository_root().join("schemas/usage_event.avsc")).unwrap(),
+    )
+    .unwrap();
     let mut seen = BTreeSet::new();
     for record in &records {
         let value = record.value.as_deref().expect("the record has a value");
-        assert_eq!(value[0], MAGIC_BYTE, "magic byte of {}/{}", record.partition, record.offset);
-        let (schema_id, datum) = decode_confluent_frame(value).expect("the value is Confluent-framed");
+        assert_eq!(
+            value[0], MAGIC_BYTE,
+            "magic byte of {}/{}",
+            record.partition, record.offset
+        );
+        let (schema_id, datum) =
+            decode_confluent_frame(value).expect("the value is Confluent-framed");
 
         let response = ureq::get(format!("{}/schemas/ids/{schema_id}", registry.url()))
             .call()
             .unwrap_or_else(|error| panic!("GET /schemas/ids/{schema_id} failed: {error}"));
-        let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(content_type, "application/vnd.schemaregistry.v1+json");
-        let body: Value = serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
-        let schema_text = body["schema"].as_str().expect("the registry returns the schema text");
+        let body: Value =
+            serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+        let schema_text = body["schema"]
+            .as_str()
+            .expect("the registry returns the schema text");
         let registered: Value = serde_json::from_str(schema_text).unwrap();
-        assert_eq!(registered, schema_file, "schema {schema_id} is schemas/usage_event.avsc");
+        assert_eq!(
+            registered, schema_file,
+            "schema {schema_id} is schemas/usage_event.avsc"
+        );
 
         let writer_schema = parse_writer_schema(schema_text).expect("the registered schema parses");
-        let event: UsageEvent = decode_datum(datum, &writer_schema).expect("the datum decodes as a usage event");
-        let original = expected.get(event.id.as_str()).unwrap_or_else(|| panic!("unexpected event {}", event.id));
+        let event: UsageEvent =
+            decode_datum(datum, &writer_schema).expect("the datum decodes as a usage event");
+        let original = expected
+            .get(event.id.as_str())
+            .unwrap_or_else(|| panic!("unexpected event {}", event.id));
         assert_eq!(&&event, original, "event {} read back from Avro", event.id);
-        assert_eq!(record.key_text(), event.account, "record key of event {}", event.id);
+        assert_eq!(
+            record.key_text(),
+            event.account,
+            "record key of event {}",
+            event.id
+        );
         seen.insert(event.id.clone());
     }
     assert_eq!(seen.len(), events.len(), "every event was read once");
 
-    let latest = ureq::get(format!("{}/subjects/{topic}-value/versions/latest", registry.url()))
-        .call()
-        .expect("the latest version of the value subject exists");
-    let latest: Value = serde_json::from_str(&latest.into_body().read_to_string().unwrap()).unwrap();
+    let latest = ureq::get(format!(
+        "{}/subjects/{topic}-value/versions/latest",
+        registry.url()
+    ))
+    .call()
+    .expect("the latest version of the value subject exists");
+    let latest: Value =
+        serde_json::from_str(&latest.into_body().read_to_string().unwrap()).unwrap();
     assert_eq!(latest["version"], 1);
     assert_eq!(latest["subject"], format!("{topic}-value"));
 }

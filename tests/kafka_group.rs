@@ -65,7 +65,9 @@ fn write_config(directory: &Path, topics: &RunTopics, guarantee: &str) -> PathBu
         .map(|line| format!("{line}\n"))
         .collect();
     // Small chunks, so that restores put snapshots together from several records.
-    let kafka = topics.kafka_table(&format!("guarantee = \"{guarantee}\"\nsnapshot_every = 4\nstate_chunk_bytes = 4096"));
+    let kafka = topics.kafka_table(&format!(
+        "guarantee = \"{guarantee}\"\nsnapshot_every = 4\nstate_chunk_bytes = 4096"
+    ));
     let path = directory.join("burnrate.toml");
     std::fs::write(&path, settings + "\n" + &kafka).unwrap();
     path
@@ -83,7 +85,8 @@ impl Instance {
         let config = config.to_str().unwrap().to_owned();
         // BURNRATE_TEST_LOG sets the instances' log filter, e.g. "debug" together
         // with BURNRATE__KAFKA__PROPERTIES__DEBUG=cgrp for the group protocol.
-        let log_filter = std::env::var("BURNRATE_TEST_LOG").unwrap_or_else(|_| "info,librdkafka=warn".to_owned());
+        let log_filter = std::env::var("BURNRATE_TEST_LOG")
+            .unwrap_or_else(|_| "info,librdkafka=warn".to_owned());
         let process = BurnrateProcess::start(
             ["run", "--config", config.as_str()],
             &[
@@ -93,12 +96,20 @@ impl Instance {
                 ("RUST_LOG", log_filter.as_str()),
             ],
         );
-        Instance { process, metrics: address }
+        Instance {
+            process,
+            metrics: address,
+        }
     }
 
     /// Returns the sum of a counter over its label sets, or `None` when the request fails.
     fn counter(&self, name: &str) -> Option<f64> {
-        let body = ureq::get(&format!("http://{}/metrics", self.metrics)).call().ok()?.body_mut().read_to_string().ok()?;
+        let body = ureq::get(&format!("http://{}/metrics", self.metrics))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
         Some(metric_sum(&body, name))
     }
 
@@ -115,7 +126,10 @@ impl Instance {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("the instance was not ready within {timeout:?}:\n{}", self.process.describe_output());
+                panic!(
+                    "the instance was not ready within {timeout:?}:\n{}",
+                    self.process.describe_output()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -123,7 +137,10 @@ impl Instance {
 
     fn assert_running(&mut self) {
         if let Some(status) = self.process.try_wait() {
-            panic!("burnrate exited early with {status}:\n{}", self.process.describe_output());
+            panic!(
+                "burnrate exited early with {status}:\n{}",
+                self.process.describe_output()
+            );
         }
     }
 }
@@ -133,9 +150,15 @@ fn trace_records() -> Vec<OutgoingRecord> {
     let path = repository_root().join(TRACE);
     let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
     let mut records = Vec::new();
-    for request in burnrate_feeds::azure_llm_trace::read_events(BufReader::new(File::open(&path).unwrap()), &stem) {
+    for request in burnrate_feeds::azure_llm_trace::read_events(
+        BufReader::new(File::open(&path).unwrap()),
+        &stem,
+    ) {
         for event in request.expect("the bundled trace is valid").events {
-            records.push(OutgoingRecord::new(event.account.clone(), encode_cloudevent(&event)));
+            records.push(OutgoingRecord::new(
+                event.account.clone(),
+                encode_cloudevent(&event),
+            ));
         }
     }
     records
@@ -204,12 +227,23 @@ fn replay_files(directory: &Path, input: &[&str]) -> Batch {
     }
     let output = command
         .current_dir(repository_root())
-        .args(["replay", "--config", QUICKSTART_CONFIG, "--partitions", "6", "--out"])
+        .args([
+            "replay",
+            "--config",
+            QUICKSTART_CONFIG,
+            "--partitions",
+            "6",
+            "--out",
+        ])
         .arg(&out)
         .args(input)
         .output()
         .unwrap();
-    assert!(output.status.success(), "replay failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let lines = |name: &str| -> Vec<Value> {
         std::fs::read_to_string(out.join(name))
             .unwrap()
@@ -220,7 +254,13 @@ fn replay_files(directory: &Path, input: &[&str]) -> Batch {
     let mut focus = csv::Reader::from_path(out.join("focus.csv")).unwrap();
     let focus_rows = focus
         .records()
-        .map(|record| record.unwrap().iter().map(|cell| (!cell.is_empty()).then(|| cell.to_owned())).collect())
+        .map(|record| {
+            record
+                .unwrap()
+                .iter()
+                .map(|cell| (!cell.is_empty()).then(|| cell.to_owned()))
+                .collect()
+        })
         .collect();
     Batch {
         aggregates: lines("aggregates.jsonl"),
@@ -232,11 +272,22 @@ fn replay_files(directory: &Path, input: &[&str]) -> Batch {
 /// Identity of an aggregate's series and window.
 fn window_key(aggregate: &Value) -> String {
     let field = |name: &str| aggregate[name].to_string();
-    ["account", "vendor", "meter", "product", "dimensions", "contract_id", "currency", "window", "window_start", "window_end"]
-        .iter()
-        .map(|name| field(name))
-        .collect::<Vec<_>>()
-        .join("|")
+    [
+        "account",
+        "vendor",
+        "meter",
+        "product",
+        "dimensions",
+        "contract_id",
+        "currency",
+        "window",
+        "window_start",
+        "window_end",
+    ]
+    .iter()
+    .map(|name| field(name))
+    .collect::<Vec<_>>()
+    .join("|")
 }
 
 /// Sums quantity, cost, prepaid and billed per series and window.
@@ -244,8 +295,13 @@ fn sum_by_window(aggregates: &[Value]) -> BTreeMap<String, [Decimal; 4]> {
     let mut sums: BTreeMap<String, [Decimal; 4]> = BTreeMap::new();
     for aggregate in aggregates {
         let entry = sums.entry(window_key(aggregate)).or_default();
-        for (slot, name) in entry.iter_mut().zip(["quantity", "cost", "prepaid_applied", "billed"]) {
-            let text = aggregate[name].as_str().unwrap_or_else(|| panic!("{name} is a decimal string in {aggregate}"));
+        for (slot, name) in entry
+            .iter_mut()
+            .zip(["quantity", "cost", "prepaid_applied", "billed"])
+        {
+            let text = aggregate[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} is a decimal string in {aggregate}"));
             *slot += Decimal::from_str(text).unwrap();
         }
     }
@@ -266,10 +322,18 @@ fn distinct_outputs(records: &[StoredRecord], what: &str) -> Vec<Value> {
         let id = record
             .header("burnrate.output-id")
             .map(|value| String::from_utf8_lossy(value).into_owned())
-            .unwrap_or_else(|| panic!("{what} record at {}/{} has no burnrate.output-id", record.partition, record.offset));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{what} record at {}/{} has no burnrate.output-id",
+                    record.partition, record.offset
+                )
+            });
         let value = record.value_text().to_owned();
         match seen.get(&id) {
-            Some(first) => assert_eq!(first, &value, "{what} {id} was sent again with other contents"),
+            Some(first) => assert_eq!(
+                first, &value,
+                "{what} {id} was sent again with other contents"
+            ),
             None => {
                 seen.insert(id, value.clone());
                 distinct.push(serde_json::from_str(&value).unwrap());
@@ -288,21 +352,33 @@ fn wait_until_consumed(instances: &mut [&mut Instance], expected: f64, timeout: 
         let mut total = 0.0;
         for instance in instances.iter_mut() {
             instance.assert_running();
-            total += instance.counter("burnrate_records_consumed_total").unwrap_or(0.0);
+            total += instance
+                .counter("burnrate_records_consumed_total")
+                .unwrap_or(0.0);
         }
         if total >= expected {
             return;
         }
         if Instant::now() > deadline {
-            let outputs: Vec<String> = instances.iter().map(|instance| instance.process.describe_output()).collect();
-            panic!("the instances consumed {total} of {expected} records in {timeout:?}\n{}", outputs.join("\n"));
+            let outputs: Vec<String> = instances
+                .iter()
+                .map(|instance| instance.process.describe_output())
+                .collect();
+            panic!(
+                "the instances consumed {total} of {expected} records in {timeout:?}\n{}",
+                outputs.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 /// Waits until the aggregates topic contains every billing-period final of replay.
-fn wait_for_period_finals(topic: &str, expected: usize, instances: &mut [&mut Instance]) -> Vec<StoredRecord> {
+fn wait_for_period_finals(
+    topic: &str,
+    expected: usize,
+    instances: &mut [&mut Instance],
+) -> Vec<StoredRecord> {
     let deadline = Instant::now() + FINISH_TIMEOUT;
     loop {
         for instance in instances.iter_mut() {
@@ -319,8 +395,15 @@ fn wait_for_period_finals(topic: &str, expected: usize, instances: &mut [&mut In
             return records;
         }
         if Instant::now() > deadline {
-            let outputs: Vec<String> = instances.iter().map(|instance| instance.process.describe_output()).collect();
-            panic!("only {} of {expected} period finals arrived in {FINISH_TIMEOUT:?}\n{}", finals.len(), outputs.join("\n"));
+            let outputs: Vec<String> = instances
+                .iter()
+                .map(|instance| instance.process.describe_output())
+                .collect();
+            panic!(
+                "only {} of {expected} period finals arrived in {FINISH_TIMEOUT:?}\n{}",
+                finals.len(),
+                outputs.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -339,8 +422,14 @@ fn assert_matches_batch(topics: &RunTopics, batch: &Batch, instances: &mut [&mut
 
     let run_sums = sum_by_window(&aggregates);
     let batch_sums = sum_by_window(&batch.aggregates);
-    let missing: Vec<&String> = batch_sums.keys().filter(|key| !run_sums.contains_key(*key)).collect();
-    let extra: Vec<&String> = run_sums.keys().filter(|key| !batch_sums.contains_key(*key)).collect();
+    let missing: Vec<&String> = batch_sums
+        .keys()
+        .filter(|key| !run_sums.contains_key(*key))
+        .collect();
+    let extra: Vec<&String> = run_sums
+        .keys()
+        .filter(|key| !batch_sums.contains_key(*key))
+        .collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "{} windows missing from the run, such as {:#?}\n{} windows only in the run, such as {:#?}",
@@ -350,7 +439,10 @@ fn assert_matches_batch(topics: &RunTopics, batch: &Batch, instances: &mut [&mut
         &extra[..extra.len().min(5)]
     );
     for (key, expected) in &batch_sums {
-        assert_eq!(&run_sums[key], expected, "quantity, cost, prepaid, billed of {key}");
+        assert_eq!(
+            &run_sums[key], expected,
+            "quantity, cost, prepaid, billed of {key}"
+        );
     }
 
     // Every alert replay fires, the run fires with the same figures, and no key
@@ -360,24 +452,47 @@ fn assert_matches_batch(topics: &RunTopics, batch: &Batch, instances: &mut [&mut
     for alert in alerts.iter().filter(|alert| alert["status"] == "firing") {
         let key = alert["key"].as_str().unwrap().to_owned();
         if let Some(first) = fired.get(&key) {
-            assert_eq!(first, alert, "alert {key} fired twice with different contents");
+            assert_eq!(
+                first, alert,
+                "alert {key} fired twice with different contents"
+            );
         }
         fired.insert(key, alert.clone());
     }
-    let batch_firing: Vec<&Value> = batch.alerts.iter().filter(|alert| alert["status"] == "firing").collect();
-    assert!(!batch_firing.is_empty(), "replay fired no alerts; the comparison would prove nothing");
+    let batch_firing: Vec<&Value> = batch
+        .alerts
+        .iter()
+        .filter(|alert| alert["status"] == "firing")
+        .collect();
+    assert!(
+        !batch_firing.is_empty(),
+        "replay fired no alerts; the comparison would prove nothing"
+    );
     for alert in batch_firing {
         let key = alert["key"].as_str().unwrap();
-        let run_alert = fired.get(key).unwrap_or_else(|| panic!("alert {key} fired in replay but not in the run"));
+        let run_alert = fired
+            .get(key)
+            .unwrap_or_else(|| panic!("alert {key} fired in replay but not in the run"));
         assert_eq!(run_alert, alert, "alert {key}");
     }
 
     let dead_letters = read_all(&topics.dead_letters);
-    assert!(dead_letters.is_empty(), "unexpected dead letters: {:?}", dead_letters.iter().map(|record| record.header("burnrate.reason").map(String::from_utf8_lossy)).collect::<Vec<_>>());
+    assert!(
+        dead_letters.is_empty(),
+        "unexpected dead letters: {:?}",
+        dead_letters
+            .iter()
+            .map(|record| record
+                .header("burnrate.reason")
+                .map(String::from_utf8_lossy))
+            .collect::<Vec<_>>()
+    );
 }
 
 fn two_instances_equal_the_batch(guarantee: &str) {
-    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_SCENARIO_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = tempfile::tempdir().unwrap();
     let topics = create_topics();
     let config = write_config(directory.path(), &topics, guarantee);
@@ -389,14 +504,22 @@ fn two_instances_equal_the_batch(guarantee: &str) {
     let mut first = Instance::start(&config);
     let mut second = Instance::start(&config);
     let batch = replay_batch(directory.path());
-    wait_until_consumed(&mut [&mut first, &mut second], (trace.len() + PARTITIONS as usize) as f64, FINISH_TIMEOUT);
+    wait_until_consumed(
+        &mut [&mut first, &mut second],
+        (trace.len() + PARTITIONS as usize) as f64,
+        FINISH_TIMEOUT,
+    );
     assert_matches_batch(&topics, &batch, &mut [&mut first, &mut second]);
 
     first.process.terminate();
     second.process.terminate();
     for instance in [&mut first, &mut second] {
         let status = instance.process.wait_timeout(Duration::from_secs(30));
-        assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", instance.process.describe_output());
+        assert!(
+            status.is_some_and(|status| status.success()),
+            "burnrate did not stop cleanly on SIGTERM:\n{}",
+            instance.process.describe_output()
+        );
     }
 }
 
@@ -422,7 +545,9 @@ enum Departure {
 /// Takes the first instance away in the middle of the trace, starts it again,
 /// adds a third and stops one, producing the trace in thirds between the steps.
 fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
-    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_SCENARIO_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = tempfile::tempdir().unwrap();
     let topics = create_topics();
     let config = write_config(directory.path(), &topics, guarantee);
@@ -446,7 +571,11 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     }
     if departure == Departure::Stopped {
         let status = first.process.wait_timeout(Duration::from_secs(60));
-        assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", first.process.describe_output());
+        assert!(
+            status.is_some_and(|status| status.success()),
+            "burnrate did not stop cleanly on SIGTERM:\n{}",
+            first.process.describe_output()
+        );
     }
     let mut restarted = Instance::start(&config);
     let mut added = Instance::start(&config);
@@ -459,20 +588,26 @@ fn crash_restart_and_rescale(guarantee: &str, departure: Departure) {
     std::thread::sleep(Duration::from_millis(500));
     second.process.terminate();
     let status = second.process.wait_timeout(Duration::from_secs(60));
-    assert!(status.is_some_and(|status| status.success()), "burnrate did not stop cleanly on SIGTERM:\n{}", second.process.describe_output());
+    assert!(
+        status.is_some_and(|status| status.success()),
+        "burnrate did not stop cleanly on SIGTERM:\n{}",
+        second.process.describe_output()
+    );
 
     produce(&topics.usage, &closing_records());
     assert_matches_batch(&topics, &batch, &mut [&mut restarted, &mut added]);
 
     let changelog = read_all(&topics.changelog);
     assert!(
-        changelog.iter().any(|record| record.header("burnrate.state-kind") == Some(b"changes".as_slice())),
+        changelog
+            .iter()
+            .any(|record| record.header("burnrate.state-kind") == Some(b"changes".as_slice())),
         "the changelog holds no changes records, so restores only ever read snapshots"
     );
     assert!(
-        changelog
-            .iter()
-            .any(|record| record.header("burnrate.chunk").is_some_and(|position| !position.ends_with(b"/1"))),
+        changelog.iter().any(|record| record
+            .header("burnrate.chunk")
+            .is_some_and(|position| !position.ends_with(b"/1"))),
         "no state record was split into chunks, so restores never put one together"
     );
 }
@@ -499,7 +634,11 @@ fn burnrate_output(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(output.status.success(), "burnrate {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "burnrate {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -508,16 +647,39 @@ fn burnrate_output(args: &[&str]) -> String {
 /// equal `replay` of the same event files.
 #[test]
 fn trace_and_focus_sample_equal_the_batch() {
-    let _turn = ONE_SCENARIO_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_SCENARIO_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = tempfile::tempdir().unwrap();
     let trace_events = directory.path().join("trace.jsonl");
     let focus_events = directory.path().join("focus.jsonl");
-    let (trace_path, focus_path) = (trace_events.to_str().unwrap(), focus_events.to_str().unwrap());
-    burnrate_output(&["import", "--format", "azure-llm-trace", "--out", trace_path, TRACE]);
-    burnrate_output(&["import", "--format", "focus", "--out", focus_path, "crates/feeds/tests/data/focus/focus_sample.csv"]);
+    let (trace_path, focus_path) = (
+        trace_events.to_str().unwrap(),
+        focus_events.to_str().unwrap(),
+    );
+    burnrate_output(&[
+        "import",
+        "--format",
+        "azure-llm-trace",
+        "--out",
+        trace_path,
+        TRACE,
+    ]);
+    burnrate_output(&[
+        "import",
+        "--format",
+        "focus",
+        "--out",
+        focus_path,
+        "crates/feeds/tests/data/focus/focus_sample.csv",
+    ]);
     let count = |path: &Path| std::fs::read_to_string(path).unwrap().lines().count();
     let events = count(&trace_events) + count(&focus_events);
-    assert!(count(&focus_events) > 900, "the FOCUS sample gave {} events", count(&focus_events));
+    assert!(
+        count(&focus_events) > 900,
+        "the FOCUS sample gave {} events",
+        count(&focus_events)
+    );
 
     let topics = create_topics();
     let config = write_config(directory.path(), &topics, "effectively_once");
@@ -525,32 +687,58 @@ fn trace_and_focus_sample_equal_the_batch() {
     // The trace (2023) goes first, as in the replay, so the FOCUS rows (2024) do not
     // move a partition's watermark past it.
     for path in [trace_path, focus_path] {
-        burnrate_output(&["produce", "--brokers", broker().bootstrap_servers(), "--topic", &topics.usage, path]);
+        burnrate_output(&[
+            "produce",
+            "--brokers",
+            broker().bootstrap_servers(),
+            "--topic",
+            &topics.usage,
+            path,
+        ]);
     }
-    produce(&topics.usage, &closing_records_at(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap()));
+    produce(
+        &topics.usage,
+        &closing_records_at(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap()),
+    );
 
     let mut first = Instance::start(&config);
     let mut second = Instance::start(&config);
     let batch = replay_files(directory.path(), &[trace_path, focus_path]);
-    wait_until_consumed(&mut [&mut first, &mut second], (events + PARTITIONS as usize) as f64, FINISH_TIMEOUT);
+    wait_until_consumed(
+        &mut [&mut first, &mut second],
+        (events + PARTITIONS as usize) as f64,
+        FINISH_TIMEOUT,
+    );
     assert_matches_batch(&topics, &batch, &mut [&mut first, &mut second]);
 
     // The FOCUS rows of closed hour windows equal replay's focus.csv.
     let focus_records = distinct_outputs(&read_all(&topics.focus), "FOCUS row");
     let mut run_rows: Vec<Vec<Option<String>>> = focus_records
         .iter()
-        .map(|row| FOCUS_COLUMNS.iter().map(|column| row[*column].as_str().map(str::to_owned)).collect())
+        .map(|row| {
+            FOCUS_COLUMNS
+                .iter()
+                .map(|column| row[*column].as_str().map(str::to_owned))
+                .collect()
+        })
         .collect();
     let mut batch_rows = batch.focus_rows.clone();
     run_rows.sort();
     batch_rows.sort();
     assert!(!batch_rows.is_empty(), "replay wrote no FOCUS rows");
     assert_eq!(run_rows.len(), batch_rows.len(), "FOCUS rows");
-    assert!(run_rows == batch_rows, "the FOCUS rows of the run differ from replay's focus.csv");
+    assert!(
+        run_rows == batch_rows,
+        "the FOCUS rows of the run differ from replay's focus.csv"
+    );
 
     // The FOCUS sample's accounts have no contract here, so its rows are unrated
     // usage, each kept with its original value.
     let unrated = read_all(&topics.unrated);
     let focus_count = count(&focus_events);
-    assert_eq!(unrated.len(), focus_count + PARTITIONS as usize, "unrated records");
+    assert_eq!(
+        unrated.len(),
+        focus_count + PARTITIONS as usize,
+        "unrated records"
+    );
 }

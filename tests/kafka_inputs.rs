@@ -33,7 +33,8 @@ const CONFLUENT_AVRO: &str = "application/vnd.confluent.avro";
 const QUIET_ALERTS: &str = "[alerts]\nanomaly_detection = false\nunrated_usage = false\n";
 
 /// Minute windows that close as soon as an event of a later minute arrives.
-const MINUTE_WINDOWS: &str = "[processing]\nwindows = [\"minute\"]\nout_of_orderness = \"0s\"\nallowed_lateness = \"0s\"\n";
+const MINUTE_WINDOWS: &str =
+    "[processing]\nwindows = [\"minute\"]\nout_of_orderness = \"0s\"\nallowed_lateness = \"0s\"\n";
 
 /// The fields of schemas/usage_event.avsc in another order, in both records.
 const REORDERED_USAGE_SCHEMA: &str = r#"{"type": "record", "name": "UsageEvent", "namespace": "io.burnrate", "fields": [
@@ -83,25 +84,43 @@ fn output_token_price(unit_price: &str) -> Value {
 /// Encodes a usage event as an Avro datum of [`REORDERED_USAGE_SCHEMA`].
 fn reordered_datum(id: &str, account: &str, time: &str, meter: &str, quantity: &str) -> Vec<u8> {
     let schema = Schema::parse_str(REORDERED_USAGE_SCHEMA).expect("the reordered schema parses");
-    let micros = DateTime::parse_from_rfc3339(time).expect("the time is RFC 3339").timestamp_micros();
+    let micros = DateTime::parse_from_rfc3339(time)
+        .expect("the time is RFC 3339")
+        .timestamp_micros();
     let data = AvroValue::Record(vec![
         ("dimensions".to_owned(), AvroValue::Map(HashMap::new())),
-        ("quantity".to_owned(), AvroValue::String(quantity.to_owned())),
-        ("product".to_owned(), AvroValue::Union(0, Box::new(AvroValue::Null))),
+        (
+            "quantity".to_owned(),
+            AvroValue::String(quantity.to_owned()),
+        ),
+        (
+            "product".to_owned(),
+            AvroValue::Union(0, Box::new(AvroValue::Null)),
+        ),
         ("meter".to_owned(), AvroValue::String(meter.to_owned())),
     ]);
     let event = AvroValue::Record(vec![
         ("data".to_owned(), data),
         ("subject".to_owned(), AvroValue::String(account.to_owned())),
         ("time".to_owned(), AvroValue::TimestampMicros(micros)),
-        ("type".to_owned(), AvroValue::String("burnrate.usage".to_owned())),
+        (
+            "type".to_owned(),
+            AvroValue::String("burnrate.usage".to_owned()),
+        ),
         ("source".to_owned(), AvroValue::String("openai".to_owned())),
         ("id".to_owned(), AvroValue::String(id.to_owned())),
-        ("specversion".to_owned(), AvroValue::String("1.0".to_owned())),
+        (
+            "specversion".to_owned(),
+            AvroValue::String("1.0".to_owned()),
+        ),
     ]);
-    let writer = GenericDatumWriter::builder(&schema).build().expect("a datum writer can be built");
+    let writer = GenericDatumWriter::builder(&schema)
+        .build()
+        .expect("a datum writer can be built");
     let mut datum = Vec::new();
-    writer.write_value_ref(&mut datum, &event).expect("the event fits the reordered schema");
+    writer
+        .write_value_ref(&mut datum, &event)
+        .expect("the event fits the reordered schema");
     datum
 }
 
@@ -120,12 +139,19 @@ fn decimal(text: &str) -> Decimal {
 
 /// Returns the decimal in a JSON string field, such as an aggregate's `cost`.
 fn decimal_field(value: &Value, field: &str) -> Decimal {
-    let text = value[field].as_str().unwrap_or_else(|| panic!("field {field} of {value} is not a string"));
+    let text = value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("field {field} of {value} is not a string"));
     decimal(text)
 }
 
 fn header_text<'a>(record: &'a StoredRecord, name: &str) -> &'a str {
-    let value = record.header(name).unwrap_or_else(|| panic!("record {}/{} has no header {name}: {:?}", record.partition, record.offset, record.headers));
+    let value = record.header(name).unwrap_or_else(|| {
+        panic!(
+            "record {}/{} has no header {name}: {:?}",
+            record.partition, record.offset, record.headers
+        )
+    });
     std::str::from_utf8(value).expect("the header is UTF-8")
 }
 
@@ -133,7 +159,15 @@ fn header_text<'a>(record: &'a StoredRecord, name: &str) -> &'a str {
 fn json_values(records: &[StoredRecord]) -> Vec<Value> {
     records
         .iter()
-        .map(|record| serde_json::from_slice(record.value.as_deref().expect("an output record has a value")).expect("an output record is JSON"))
+        .map(|record| {
+            serde_json::from_slice(
+                record
+                    .value
+                    .as_deref()
+                    .expect("an output record has a value"),
+            )
+            .expect("an output record is JSON")
+        })
         .collect()
 }
 
@@ -145,10 +179,16 @@ fn aggregate<'a>(aggregates: &'a [Value], window: &str, start: &str, meter: &str
         .filter(|aggregate| {
             aggregate["window"] == window
                 && aggregate["meter"] == meter
-                && DateTime::parse_from_rfc3339(aggregate["window_start"].as_str().unwrap()).unwrap() == start
+                && DateTime::parse_from_rfc3339(aggregate["window_start"].as_str().unwrap())
+                    .unwrap()
+                    == start
         })
         .collect();
-    assert_eq!(matching.len(), 1, "aggregates of {meter} in the {window} from {start}: {aggregates:#?}");
+    assert_eq!(
+        matching.len(),
+        1,
+        "aggregates of {meter} in the {window} from {start}: {aggregates:#?}"
+    );
     matching[0]
 }
 
@@ -159,35 +199,108 @@ fn poison_records_go_to_dead_letters() {
     topics.create(1);
     produce(
         &topics.contracts,
-        &[OutgoingRecord::new("acme-openai", contract("acme-openai", "acme", output_token_price("0.000008"), json!([])))],
+        &[OutgoingRecord::new(
+            "acme-openai",
+            contract(
+                "acme-openai",
+                "acme",
+                output_token_price("0.000008"),
+                json!([]),
+            ),
+        )],
     );
-    let reordered_id = registry.register(&format!("{}-value", topics.usage), REORDERED_USAGE_SCHEMA);
+    let reordered_id =
+        registry.register(&format!("{}-value", topics.usage), REORDERED_USAGE_SCHEMA);
     let unknown_id = reordered_id + 4242;
 
     let invalid_json = br#"{"specversion": "1.0", "id": "bad-1", "#.to_vec();
-    let mut no_subject = usage_event("bad-2", "acme", "2026-05-06T10:00:12Z", "output_tokens", "7");
+    let mut no_subject = usage_event(
+        "bad-2",
+        "acme",
+        "2026-05-06T10:00:12Z",
+        "output_tokens",
+        "7",
+    );
     no_subject.as_object_mut().unwrap().remove("subject");
     let no_subject = no_subject.to_string().into_bytes();
-    let unknown_schema = confluent_frame(unknown_id, &reordered_datum("bad-3", "acme", "2026-05-06T10:00:14Z", "output_tokens", "9"));
-    let reordered = confluent_frame(reordered_id, &reordered_datum("e-2", "acme", "2026-05-06T10:00:20Z", "output_tokens", "2500"));
-    let no_value = OutgoingRecord { key: Some(b"acme".to_vec()), ..OutgoingRecord::default() }.header("content-type", CLOUDEVENTS_JSON);
+    let unknown_schema = confluent_frame(
+        unknown_id,
+        &reordered_datum(
+            "bad-3",
+            "acme",
+            "2026-05-06T10:00:14Z",
+            "output_tokens",
+            "9",
+        ),
+    );
+    let reordered = confluent_frame(
+        reordered_id,
+        &reordered_datum(
+            "e-2",
+            "acme",
+            "2026-05-06T10:00:20Z",
+            "output_tokens",
+            "2500",
+        ),
+    );
+    let no_value = OutgoingRecord {
+        key: Some(b"acme".to_vec()),
+        ..OutgoingRecord::default()
+    }
+    .header("content-type", CLOUDEVENTS_JSON);
 
     let records = vec![
-        json_record("acme", usage_event("e-1", "acme", "2026-05-06T10:00:10Z", "output_tokens", "1000").to_string()),
+        json_record(
+            "acme",
+            usage_event(
+                "e-1",
+                "acme",
+                "2026-05-06T10:00:10Z",
+                "output_tokens",
+                "1000",
+            )
+            .to_string(),
+        ),
         json_record("acme", invalid_json.clone()),
         json_record("acme", no_subject.clone()),
         OutgoingRecord::new("acme", unknown_schema.clone()).header("content-type", CONFLUENT_AVRO),
         OutgoingRecord::new("acme", reordered).header("content-type", CONFLUENT_AVRO),
         no_value,
-        json_record("acme", usage_event("e-3", "acme", "2026-05-06T10:00:30Z", "output_tokens", "500").to_string()),
+        json_record(
+            "acme",
+            usage_event(
+                "e-3",
+                "acme",
+                "2026-05-06T10:00:30Z",
+                "output_tokens",
+                "500",
+            )
+            .to_string(),
+        ),
         // A later minute closes the minute of the events above.
-        json_record("acme", usage_event("e-4", "acme", "2026-05-06T10:05:00Z", "output_tokens", "100").to_string()),
+        json_record(
+            "acme",
+            usage_event(
+                "e-4",
+                "acme",
+                "2026-05-06T10:05:00Z",
+                "output_tokens",
+                "100",
+            )
+            .to_string(),
+        ),
     ];
     let positions = produce(&topics.usage, &records);
-    assert!(positions.iter().all(|(partition, _)| *partition == 0), "positions {positions:?}");
+    assert!(
+        positions.iter().all(|(partition, _)| *partition == 0),
+        "positions {positions:?}"
+    );
     let offsets: Vec<i64> = positions.iter().map(|(_, offset)| *offset).collect();
 
-    let kafka = topics.kafka_table(&format!("input_format = \"cloudevents-json\"\nschema_registry_url = \"{}\"", registry.url()));
+    let kafka = topics.kafka_table(&format!(
+        "input_format = \"cloudevents-json\"\nschema_registry_url = \"{}\"",
+        registry.url()
+    ));
     let mut instance = RunInstance::start(&format!("{kafka}\n{MINUTE_WINDOWS}\n{QUIET_ALERTS}"));
     instance.wait_until_assigned();
 
@@ -195,28 +308,65 @@ fn poison_records_go_to_dead_letters() {
     let expected: [(usize, &[u8], &str); 4] = [
         (1, &invalid_json, "cloudevents-json: invalid JSON"),
         (2, &no_subject, "missing required field `subject`"),
-        (3, &unknown_schema, &format!("schema id {unknown_id} not found in the schema registry")),
+        (
+            3,
+            &unknown_schema,
+            &format!("schema id {unknown_id} not found in the schema registry"),
+        ),
         (5, b"", "record has no value"),
     ];
     let dead_letters = wait_for_records(&topics.dead_letters, expected.len(), OUTPUT_TIMEOUT);
-    assert_eq!(dead_letters.len(), expected.len(), "dead letters {dead_letters:#?}\n{}", instance.process.describe_output());
+    assert_eq!(
+        dead_letters.len(),
+        expected.len(),
+        "dead letters {dead_letters:#?}\n{}",
+        instance.process.describe_output()
+    );
     for (dead_letter, (index, value, reason)) in dead_letters.iter().zip(expected) {
         let source = &records[index];
-        assert_eq!(dead_letter.value.as_deref().unwrap_or_default(), value, "value of the dead letter of record {index}");
-        assert_eq!(dead_letter.key, source.key, "key of the dead letter of record {index}");
-        assert_eq!(header_text(dead_letter, "content-type"), std::str::from_utf8(&source.headers[0].1).unwrap());
-        assert_eq!(header_text(dead_letter, "burnrate.source-topic"), topics.usage);
+        assert_eq!(
+            dead_letter.value.as_deref().unwrap_or_default(),
+            value,
+            "value of the dead letter of record {index}"
+        );
+        assert_eq!(
+            dead_letter.key, source.key,
+            "key of the dead letter of record {index}"
+        );
+        assert_eq!(
+            header_text(dead_letter, "content-type"),
+            std::str::from_utf8(&source.headers[0].1).unwrap()
+        );
+        assert_eq!(
+            header_text(dead_letter, "burnrate.source-topic"),
+            topics.usage
+        );
         assert_eq!(header_text(dead_letter, "burnrate.source-partition"), "0");
-        assert_eq!(header_text(dead_letter, "burnrate.source-offset"), offsets[index].to_string());
-        assert_eq!(header_text(dead_letter, "burnrate.stage"), "decode", "stage of record {index}");
+        assert_eq!(
+            header_text(dead_letter, "burnrate.source-offset"),
+            offsets[index].to_string()
+        );
+        assert_eq!(
+            header_text(dead_letter, "burnrate.stage"),
+            "decode",
+            "stage of record {index}"
+        );
         let found = header_text(dead_letter, "burnrate.reason");
-        assert!(found.contains(reason), "reason of record {index} is {found:?}, expected it to contain {reason:?}");
+        assert!(
+            found.contains(reason),
+            "reason of record {index} is {found:?}, expected it to contain {reason:?}"
+        );
     }
 
     // e-1, the reordered Avro e-2 and e-3 share the minute from 10:00:
     // (1000 + 2500 + 500) tokens at 0.000008 USD = 0.032 USD.
     let aggregates = json_values(&wait_for_records(&topics.aggregates, 1, OUTPUT_TIMEOUT));
-    let minute = aggregate(&aggregates, "minute", "2026-05-06T10:00:00Z", "output_tokens");
+    let minute = aggregate(
+        &aggregates,
+        "minute",
+        "2026-05-06T10:00:00Z",
+        "output_tokens",
+    );
     assert_eq!(minute["account"], "acme");
     assert_eq!(minute["contract_id"], "acme-openai");
     assert_eq!(minute["kind"], "final");
@@ -227,14 +377,33 @@ fn poison_records_go_to_dead_letters() {
     assert_eq!(aggregates.len(), 1, "aggregates {aggregates:#?}");
 
     // e-4 after the poison records was rated too.
-    assert_eq!(instance.wait_for_metric("burnrate_events_rated_total", 4.0, OUTPUT_TIMEOUT), 4.0);
+    assert_eq!(
+        instance.wait_for_metric("burnrate_events_rated_total", 4.0, OUTPUT_TIMEOUT),
+        4.0
+    );
     let (_, scrape) = instance.get("/metrics");
-    assert_eq!(metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"decode\"}"), Some(4.0), "{scrape}");
-    assert_eq!(metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"invalid\"}"), Some(0.0), "{scrape}");
-    assert_eq!(support::run::metric_sum(&scrape, "burnrate_records_consumed_total"), 8.0, "{scrape}");
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"decode\"}"),
+        Some(4.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"invalid\"}"),
+        Some(0.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        support::run::metric_sum(&scrape, "burnrate_records_consumed_total"),
+        8.0,
+        "{scrape}"
+    );
 
     let status = instance.process.stop(Duration::from_secs(20));
-    assert!(status.success(), "burnrate exited with {status}\n{}", instance.process.describe_output());
+    assert!(
+        status.success(),
+        "burnrate exited with {status}\n{}",
+        instance.process.describe_output()
+    );
 }
 
 #[test]
@@ -243,14 +412,52 @@ fn future_events_dead_lettered() {
     topics.create(1);
     produce(
         &topics.contracts,
-        &[OutgoingRecord::new("acme-openai", contract("acme-openai", "acme", output_token_price("0.000008"), json!([])))],
+        &[OutgoingRecord::new(
+            "acme-openai",
+            contract(
+                "acme-openai",
+                "acme",
+                output_token_price("0.000008"),
+                json!([]),
+            ),
+        )],
     );
     // One event from a producer whose clock is decades ahead would otherwise move
     // the watermark past every window and send all later events to dead letters.
     let records = vec![
-        json_record("acme", usage_event("e-1", "acme", "2026-05-06T10:00:10Z", "output_tokens", "1000").to_string()),
-        json_record("acme", usage_event("ahead", "acme", "2100-01-01T00:00:00Z", "output_tokens", "5").to_string()),
-        json_record("acme", usage_event("e-2", "acme", "2026-05-06T10:00:20Z", "output_tokens", "500").to_string()),
+        json_record(
+            "acme",
+            usage_event(
+                "e-1",
+                "acme",
+                "2026-05-06T10:00:10Z",
+                "output_tokens",
+                "1000",
+            )
+            .to_string(),
+        ),
+        json_record(
+            "acme",
+            usage_event(
+                "ahead",
+                "acme",
+                "2100-01-01T00:00:00Z",
+                "output_tokens",
+                "5",
+            )
+            .to_string(),
+        ),
+        json_record(
+            "acme",
+            usage_event(
+                "e-2",
+                "acme",
+                "2026-05-06T10:00:20Z",
+                "output_tokens",
+                "500",
+            )
+            .to_string(),
+        ),
     ];
     produce(&topics.usage, &records);
 
@@ -259,18 +466,41 @@ fn future_events_dead_lettered() {
     instance.wait_until_assigned();
 
     let dead_letters = wait_for_records(&topics.dead_letters, 1, OUTPUT_TIMEOUT);
-    assert_eq!(dead_letters.len(), 1, "dead letters {dead_letters:#?}\n{}", instance.process.describe_output());
+    assert_eq!(
+        dead_letters.len(),
+        1,
+        "dead letters {dead_letters:#?}\n{}",
+        instance.process.describe_output()
+    );
     assert_eq!(header_text(&dead_letters[0], "burnrate.stage"), "invalid");
     let reason = header_text(&dead_letters[0], "burnrate.reason");
-    assert!(reason.contains("event time 2100-01-01T00:00:00+00:00 is more than 1h ahead"), "reason {reason:?}");
+    assert!(
+        reason.contains("event time 2100-01-01T00:00:00+00:00 is more than 1h ahead"),
+        "reason {reason:?}"
+    );
 
-    assert_eq!(instance.wait_for_metric("burnrate_events_rated_total", 2.0, OUTPUT_TIMEOUT), 2.0);
+    assert_eq!(
+        instance.wait_for_metric("burnrate_events_rated_total", 2.0, OUTPUT_TIMEOUT),
+        2.0
+    );
     let (_, scrape) = instance.get("/metrics");
-    assert_eq!(metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"invalid\"}"), Some(1.0), "{scrape}");
-    assert_eq!(metric_sample(&scrape, "burnrate_late_events_total"), Some(0.0), "{scrape}");
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"invalid\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_late_events_total"),
+        Some(0.0),
+        "{scrape}"
+    );
 
     let status = instance.process.stop(Duration::from_secs(20));
-    assert!(status.success(), "burnrate exited with {status}\n{}", instance.process.describe_output());
+    assert!(
+        status.success(),
+        "burnrate exited with {status}\n{}",
+        instance.process.describe_output()
+    );
 }
 
 #[test]
@@ -282,7 +512,10 @@ fn metrics_and_probes_follow_the_run() {
     let mut instance = RunInstance::start(&format!("{kafka}\n{MINUTE_WINDOWS}\n{QUIET_ALERTS}"));
     instance.wait_for_log_count("contracts table cannot load", 1, Duration::from_secs(15));
 
-    assert_eq!(instance.get("/readyz"), (503, "contracts table not loaded yet\n".to_owned()));
+    assert_eq!(
+        instance.get("/readyz"),
+        (503, "contracts table not loaded yet\n".to_owned())
+    );
     assert_eq!(instance.get("/healthz"), (200, "ok\n".to_owned()));
     assert_eq!(instance.metric("burnrate_records_consumed_total"), 0.0);
 
@@ -291,11 +524,24 @@ fn metrics_and_probes_follow_the_run() {
     let budgets = json!([{"id": "initech-monthly", "amount": "0.01", "thresholds_pct": [50, 100], "forecast": false}]);
     produce(
         &topics.contracts,
-        &[OutgoingRecord::new("initech-openai", contract("initech-openai", "initech", output_token_price("0.000008"), budgets))],
+        &[OutgoingRecord::new(
+            "initech-openai",
+            contract(
+                "initech-openai",
+                "initech",
+                output_token_price("0.000008"),
+                budgets,
+            ),
+        )],
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while instance.get("/readyz").0 != 200 {
-        assert!(Instant::now() < deadline, "/readyz did not turn 200: {:?}\n{}", instance.get("/readyz"), instance.process.describe_output());
+        assert!(
+            Instant::now() < deadline,
+            "/readyz did not turn 200: {:?}\n{}",
+            instance.get("/readyz"),
+            instance.process.describe_output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(instance.get("/readyz"), (200, "ready\n".to_owned()));
@@ -306,46 +552,111 @@ fn metrics_and_probes_follow_the_run() {
     produce(
         &topics.usage,
         &[
-            json_record("initech", usage_event("m-1", "initech", "2026-05-06T10:00:10Z", "output_tokens", "1000").to_string()),
+            json_record(
+                "initech",
+                usage_event(
+                    "m-1",
+                    "initech",
+                    "2026-05-06T10:00:10Z",
+                    "output_tokens",
+                    "1000",
+                )
+                .to_string(),
+            ),
             json_record("initech", "not json"),
-            json_record("initech", usage_event("m-2", "initech", "2026-05-06T10:00:20Z", "output_tokens", "500").to_string()),
+            json_record(
+                "initech",
+                usage_event(
+                    "m-2",
+                    "initech",
+                    "2026-05-06T10:00:20Z",
+                    "output_tokens",
+                    "500",
+                )
+                .to_string(),
+            ),
         ],
     );
-    assert_eq!(instance.wait_for_metric("burnrate_records_consumed_total", 3.0, OUTPUT_TIMEOUT), 3.0);
-    assert_eq!(instance.wait_for_metric("burnrate_events_rated_total", 2.0, OUTPUT_TIMEOUT), 2.0);
+    assert_eq!(
+        instance.wait_for_metric("burnrate_records_consumed_total", 3.0, OUTPUT_TIMEOUT),
+        3.0
+    );
+    assert_eq!(
+        instance.wait_for_metric("burnrate_events_rated_total", 2.0, OUTPUT_TIMEOUT),
+        2.0
+    );
 
     let alerts = json_values(&wait_for_records(&topics.alerts, 3, OUTPUT_TIMEOUT));
     let (status, scrape) = instance.get("/metrics");
     assert_eq!(status, 200);
-    let consumed = format!("burnrate_records_consumed_total{{partition=\"0\",topic=\"{}\"}}", topics.usage);
+    let consumed = format!(
+        "burnrate_records_consumed_total{{partition=\"0\",topic=\"{}\"}}",
+        topics.usage
+    );
     assert_eq!(metric_sample(&scrape, &consumed), Some(3.0), "{scrape}");
-    assert_eq!(metric_sample(&scrape, "burnrate_events_rated_total"), Some(2.0), "{scrape}");
-    assert_eq!(metric_sample(&scrape, "burnrate_events_unrated_total"), Some(0.0), "{scrape}");
-    assert_eq!(metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"decode\"}"), Some(1.0), "{scrape}");
-    assert_eq!(support::run::metric_sum(&scrape, "burnrate_dead_letters_total"), 1.0, "{scrape}");
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_events_rated_total"),
+        Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_events_unrated_total"),
+        Some(0.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        metric_sample(&scrape, "burnrate_dead_letters_total{reason=\"decode\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        support::run::metric_sum(&scrape, "burnrate_dead_letters_total"),
+        1.0,
+        "{scrape}"
+    );
     let firing = "burnrate_alerts_total{kind=\"budget_threshold\",status=\"firing\"}";
     let resolved = "burnrate_alerts_total{kind=\"budget_threshold\",status=\"resolved\"}";
     assert_eq!(metric_sample(&scrape, firing), Some(2.0), "{scrape}");
     assert_eq!(metric_sample(&scrape, resolved), Some(1.0), "{scrape}");
-    assert_eq!(support::run::metric_sum(&scrape, "burnrate_alerts_total"), 3.0, "{scrape}");
+    assert_eq!(
+        support::run::metric_sum(&scrape, "burnrate_alerts_total"),
+        3.0,
+        "{scrape}"
+    );
 
     let mut published: Vec<(String, u64, String)> = alerts
         .iter()
         .map(|alert| {
             assert_eq!(alert["kind"], "budget_threshold", "{alert}");
-            let threshold = alert["threshold_pct"].as_u64().unwrap_or_else(|| panic!("alert without threshold_pct: {alert}"));
-            (alert["status"].as_str().unwrap().to_owned(), threshold, alert["account"].as_str().unwrap().to_owned())
+            let threshold = alert["threshold_pct"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("alert without threshold_pct: {alert}"));
+            (
+                alert["status"].as_str().unwrap().to_owned(),
+                threshold,
+                alert["account"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     published.sort();
-    let expected = [("firing", 50, "initech"), ("firing", 100, "initech"), ("resolved", 50, "initech")];
-    let expected: Vec<(String, u64, String)> =
-        expected.iter().map(|(status, threshold, account)| (status.to_string(), *threshold, account.to_string())).collect();
+    let expected = [
+        ("firing", 50, "initech"),
+        ("firing", 100, "initech"),
+        ("resolved", 50, "initech"),
+    ];
+    let expected: Vec<(String, u64, String)> = expected
+        .iter()
+        .map(|(status, threshold, account)| (status.to_string(), *threshold, account.to_string()))
+        .collect();
     assert_eq!(published, expected, "alerts {alerts:#?}");
 
     assert_eq!(instance.get("/healthz"), (200, "ok\n".to_owned()));
     let status = instance.process.stop(Duration::from_secs(20));
-    assert!(status.success(), "burnrate exited with {status}\n{}", instance.process.describe_output());
+    assert!(
+        status.success(),
+        "burnrate exited with {status}\n{}",
+        instance.process.describe_output()
+    );
 }
 
 #[test]
@@ -367,11 +678,29 @@ fn python_avro_events_are_priced() {
         {"meter": "api_calls", "effective_from": "2026-01-01T00:00:00Z",
          "pricing": {"model": "package", "package_size": "1000", "package_price": "0.50"}}
     ]);
-    produce(&topics.contracts, &[OutgoingRecord::new("globex-openai", contract("globex-openai", "globex", prices, json!([])))]);
+    produce(
+        &topics.contracts,
+        &[OutgoingRecord::new(
+            "globex-openai",
+            contract("globex-openai", "globex", prices, json!([])),
+        )],
+    );
 
     let events = [
-        usage_event("p-1", "globex", "2026-05-06T10:00:05Z", "input_tokens", "600000"),
-        usage_event("p-2", "globex", "2026-05-06T10:00:40Z", "input_tokens", "700000"),
+        usage_event(
+            "p-1",
+            "globex",
+            "2026-05-06T10:00:05Z",
+            "input_tokens",
+            "600000",
+        ),
+        usage_event(
+            "p-2",
+            "globex",
+            "2026-05-06T10:00:40Z",
+            "input_tokens",
+            "700000",
+        ),
         usage_event("p-3", "globex", "2026-05-06T10:00:50Z", "api_calls", "1500"),
         // No contract covers this account: it is unrated, and its time closes the minute.
         usage_event("p-4", "nobody", "2026-05-06T10:10:00Z", "input_tokens", "1"),
@@ -382,17 +711,35 @@ fn python_avro_events_are_priced() {
     std::fs::write(&events_path, lines.join("\n") + "\n").unwrap();
     let output = Command::new(&python)
         .arg(repository_root().join("tests/interop/produce_avro.py"))
-        .args(["--brokers", broker().bootstrap_servers(), "--topic", &topics.usage, "--registry", &registry.url()])
+        .args([
+            "--brokers",
+            broker().bootstrap_servers(),
+            "--topic",
+            &topics.usage,
+            "--registry",
+            &registry.url(),
+        ])
         .arg("--events")
         .arg(&events_path)
         .output()
         .expect("the Python producer runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "produce_avro.py failed with {}\n{stdout}\n{stderr}", output.status);
-    assert_eq!(stdout.lines().count(), events.len(), "delivery reports:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "produce_avro.py failed with {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        events.len(),
+        "delivery reports:\n{stdout}\n{stderr}"
+    );
 
-    let kafka = topics.kafka_table(&format!("input_format = \"avro-confluent\"\nschema_registry_url = \"{}\"", registry.url()));
+    let kafka = topics.kafka_table(&format!(
+        "input_format = \"avro-confluent\"\nschema_registry_url = \"{}\"",
+        registry.url()
+    ));
     let mut instance = RunInstance::start(&format!("{kafka}\n{MINUTE_WINDOWS}\n{QUIET_ALERTS}"));
     instance.wait_until_assigned();
 
@@ -401,7 +748,12 @@ fn python_avro_events_are_priced() {
     // = 0.8 + 0.45 = 1.25; together 1.3 million tokens for 2.45 USD.
     // api_calls: 1500 calls start 2 packages of 1000 at 0.50 USD = 1.00 USD.
     let aggregates = json_values(&wait_for_records(&topics.aggregates, 2, OUTPUT_TIMEOUT));
-    let tokens = aggregate(&aggregates, "minute", "2026-05-06T10:00:00Z", "input_tokens");
+    let tokens = aggregate(
+        &aggregates,
+        "minute",
+        "2026-05-06T10:00:00Z",
+        "input_tokens",
+    );
     assert_eq!(tokens["account"], "globex");
     assert_eq!(decimal_field(tokens, "quantity"), decimal("1300000"));
     assert_eq!(decimal_field(tokens, "cost"), decimal("2.45"));
@@ -414,12 +766,22 @@ fn python_avro_events_are_priced() {
     assert_eq!(unrated.len(), 1, "unrated {unrated:#?}");
     assert_eq!(unrated[0].key_text(), "nobody");
     assert_eq!(header_text(&unrated[0], "burnrate.stage"), "unrated");
-    assert_eq!(header_text(&unrated[0], "burnrate.reason-code"), "no_contract");
+    assert_eq!(
+        header_text(&unrated[0], "burnrate.reason-code"),
+        "no_contract"
+    );
     assert_eq!(header_text(&unrated[0], "burnrate.source-offset"), "3");
 
-    assert_eq!(instance.wait_for_metric("burnrate_events_rated_total", 3.0, OUTPUT_TIMEOUT), 3.0);
+    assert_eq!(
+        instance.wait_for_metric("burnrate_events_rated_total", 3.0, OUTPUT_TIMEOUT),
+        3.0
+    );
     assert_eq!(instance.metric("burnrate_events_unrated_total"), 1.0);
     assert_eq!(instance.metric("burnrate_dead_letters_total"), 0.0);
     let status = instance.process.stop(Duration::from_secs(20));
-    assert!(status.success(), "burnrate exited with {status}\n{}", instance.process.describe_output());
+    assert!(
+        status.success(),
+        "burnrate exited with {status}\n{}",
+        instance.process.describe_output()
+    );
 }

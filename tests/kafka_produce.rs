@@ -32,7 +32,11 @@ fn produce_publishes_the_trace() {
     create_topic(&topic, 6);
     let output = produce(&["--topic", &topic, "--format", "azure-llm-trace", TRACE]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // 8,819 requests, each an input and an output token event.
     assert!(stdout.contains("produced 17638 events"), "{stdout}");
 
@@ -41,15 +45,26 @@ fn produce_publishes_the_trace() {
     let mut ids = BTreeSet::new();
     let mut partitions_of_account: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for record in &records {
-        let event = decode_cloudevent(record.value.as_deref().unwrap()).expect("a CloudEvents JSON value");
+        let event =
+            decode_cloudevent(record.value.as_deref().unwrap()).expect("a CloudEvents JSON value");
         assert_eq!(record.key_text(), event.account, "key of {}", event.id);
-        assert_eq!(record.header("content-type"), Some(b"application/cloudevents+json".as_slice()));
-        partitions_of_account.entry(event.account).or_default().insert(record.partition);
+        assert_eq!(
+            record.header("content-type"),
+            Some(b"application/cloudevents+json".as_slice())
+        );
+        partitions_of_account
+            .entry(event.account)
+            .or_default()
+            .insert(record.partition);
         assert!(ids.insert(event.id.clone()), "{} published twice", event.id);
     }
     assert_eq!(partitions_of_account.len(), 3, "{partitions_of_account:?}");
     for (account, partitions) in &partitions_of_account {
-        assert_eq!(partitions.len(), 1, "account {account} spread over partitions {partitions:?}");
+        assert_eq!(
+            partitions.len(),
+            1,
+            "account {account} spread over partitions {partitions:?}"
+        );
     }
 }
 
@@ -64,22 +79,42 @@ fn produce_skips_invalid_lines_and_paces() {
             r#"{{"specversion": "1.0", "id": "{id}", "source": "openai", "type": "burnrate.usage", "time": "{time}", "subject": "acme", "data": {{"meter": "output_tokens", "quantity": "10"}}}}"#
         )
     };
-    let lines = [event("a", "2026-05-06T10:00:00Z"), "{not json".to_owned(), event("b", "2026-05-06T10:00:02Z")];
+    let lines = [
+        event("a", "2026-05-06T10:00:00Z"),
+        "{not json".to_owned(),
+        event("b", "2026-05-06T10:00:02Z"),
+    ];
     std::fs::write(&events, lines.join("\n") + "\n").unwrap();
 
     // Two seconds of event time at double speed take at least one second.
     let started = Instant::now();
-    let output = produce(&["--topic", &topic, "--speedup", "2", events.to_str().unwrap()]);
+    let output = produce(&[
+        "--topic",
+        &topic,
+        "--speedup",
+        "2",
+        events.to_str().unwrap(),
+    ]);
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("events.jsonl:2: invalid record not sent"), "{stderr}");
+    assert!(
+        stderr.contains("events.jsonl:2: invalid record not sent"),
+        "{stderr}"
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("produced 2 events"));
-    assert!(elapsed >= Duration::from_millis(900), "paced run took only {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "paced run took only {elapsed:?}"
+    );
 
     let ids: Vec<String> = read_all(&topic)
         .iter()
-        .map(|record| decode_cloudevent(record.value.as_deref().unwrap()).unwrap().id)
+        .map(|record| {
+            decode_cloudevent(record.value.as_deref().unwrap())
+                .unwrap()
+                .id
+        })
         .collect();
     assert_eq!(ids, ["a", "b"]);
 }
@@ -88,5 +123,7 @@ fn produce_skips_invalid_lines_and_paces() {
 fn produce_rejects_a_bad_speedup() {
     let output = produce(&["--topic", "unused", "--speedup", "0", TRACE]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--speedup 0 is not a positive number"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--speedup 0 is not a positive number")
+    );
 }

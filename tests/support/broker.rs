@@ -49,7 +49,10 @@ impl Broker {
     /// Panics with the log path if the broker process has exited.
     pub fn assert_running(&self) {
         if let Some(status) = *self.exit_status.lock().unwrap() {
-            panic!("The Tansu broker exited with {status}. Its log is {}.", self.log_path.display());
+            panic!(
+                "The Tansu broker exited with {status}. Its log is {}.",
+                self.log_path.display()
+            );
         }
     }
 }
@@ -67,11 +70,16 @@ fn start() -> Broker {
     let tansu = tansu_path();
     let port = free_port();
     let bootstrap_servers = format!("127.0.0.1:{port}");
-    let log_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tansu-{}.log", std::process::id()));
+    let log_path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tansu-{}.log", std::process::id()));
     print_log_path_on_panic(log_path.clone());
 
-    let log = File::create(&log_path)
-        .unwrap_or_else(|error| panic!("Creating the broker log {} failed: {error}", log_path.display()));
+    let log = File::create(&log_path).unwrap_or_else(|error| {
+        panic!(
+            "Creating the broker log {} failed: {error}",
+            log_path.display()
+        )
+    });
     let mut command = Command::new(&tansu);
     command
         .arg("broker")
@@ -82,15 +90,27 @@ fn start() -> Broker {
         .arg("--storage-engine")
         .arg("memory://tansu/")
         .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("the broker log file handle can be cloned"))
+        .stdout(
+            log.try_clone()
+                .expect("the broker log file handle can be cloned"),
+        )
         .stderr(log);
     kill_with_parent(&mut command);
 
     let exit_status: &'static Mutex<Option<ExitStatus>> = Box::leak(Box::new(Mutex::new(None)));
     let pid = spawn_keeper(command, &tansu, exit_status);
-    let broker = Broker { bootstrap_servers, log_path, pid, exit_status };
+    let broker = Broker {
+        bootstrap_servers,
+        log_path,
+        pid,
+        exit_status,
+    };
     wait_until_ready(&broker);
-    eprintln!("Tansu broker {} (pid {pid}) logs to {}", broker.bootstrap_servers, broker.log_path.display());
+    eprintln!(
+        "Tansu broker {} (pid {pid}) logs to {}",
+        broker.bootstrap_servers,
+        broker.log_path.display()
+    );
     broker
 }
 
@@ -119,7 +139,10 @@ fn tansu_path() -> PathBuf {
 /// child binds it. The child then fails to start and the test panics with its log.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port can be bound");
-    listener.local_addr().expect("a bound socket has an address").port()
+    listener
+        .local_addr()
+        .expect("a bound socket has an address")
+        .port()
 }
 
 /// Makes the kernel send SIGKILL to the child when the thread that spawned it
@@ -139,7 +162,9 @@ pub fn kill_with_parent(command: &mut Command) {
             }
             // The parent may have exited before prctl took effect.
             if libc::getppid() != parent {
-                return Err(std::io::Error::other("the test process exited before the child started"));
+                return Err(std::io::Error::other(
+                    "the test process exited before the child started",
+                ));
             }
             Ok(())
         });
@@ -152,7 +177,11 @@ pub fn kill_with_parent(command: &mut Command) {
 /// thread of its own, so the broker must not be spawned by the test that happens
 /// to call [`broker`] first. The keeper thread then waits for the broker and
 /// records its exit status.
-fn spawn_keeper(mut command: Command, tansu: &Path, exit_status: &'static Mutex<Option<ExitStatus>>) -> u32 {
+fn spawn_keeper(
+    mut command: Command,
+    tansu: &Path,
+    exit_status: &'static Mutex<Option<ExitStatus>>,
+) -> u32 {
     let (pid_sender, pid_receiver) = mpsc::channel();
     let tansu_display = tansu.display().to_string();
     thread::Builder::new()
@@ -171,7 +200,10 @@ fn spawn_keeper(mut command: Command, tansu: &Path, exit_status: &'static Mutex<
         })
         .expect("the broker keeper thread starts");
 
-    match pid_receiver.recv().expect("the keeper thread reports the spawn") {
+    match pid_receiver
+        .recv()
+        .expect("the keeper thread reports the spawn")
+    {
         Ok(pid) => pid,
         Err(error) => {
             panic!("Starting the Tansu broker {tansu_display} failed: {error}. Check that it is executable (chmod +x).")

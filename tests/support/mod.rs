@@ -34,5 +34,5 @@
 pub mod broker;
 pub mod process;
 pub mod registry;
-pub mod topics;
 pub mod run;
+pub mod topics;

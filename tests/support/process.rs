@@ -31,8 +31,10 @@ impl BurnrateProcess {
             .prefix("burnrate-process-")
             .tempdir()
             .expect("a temporary directory for process output can be created");
-        let stdout = File::create(output_dir.path().join("stdout")).expect("the stdout file can be created");
-        let stderr = File::create(output_dir.path().join("stderr")).expect("the stderr file can be created");
+        let stdout =
+            File::create(output_dir.path().join("stdout")).expect("the stdout file can be created");
+        let stderr =
+            File::create(output_dir.path().join("stderr")).expect("the stderr file can be created");
 
         let mut command = Command::new(env!("CARGO_BIN_EXE_burnrate"));
         command
@@ -47,7 +49,11 @@ impl BurnrateProcess {
         kill_with_parent(&mut command);
         let child = command.spawn().expect("the burnrate binary starts");
 
-        BurnrateProcess { child, output_dir, exit_status: None }
+        BurnrateProcess {
+            child,
+            output_dir,
+            exit_status: None,
+        }
     }
 
     /// Returns the process id.
@@ -99,7 +105,10 @@ impl BurnrateProcess {
     /// Returns the exit status if the process has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         if self.exit_status.is_none() {
-            self.exit_status = self.child.try_wait().expect("the burnrate process can be waited for");
+            self.exit_status = self
+                .child
+                .try_wait()
+                .expect("the burnrate process can be waited for");
         }
         self.exit_status
     }
@@ -110,7 +119,10 @@ impl BurnrateProcess {
         self.terminate();
         match self.wait_timeout(timeout) {
             Some(status) => status,
-            None => panic!("burnrate did not exit within {timeout:?} of SIGTERM.\n{}", self.describe_output()),
+            None => panic!(
+                "burnrate did not exit within {timeout:?} of SIGTERM.\n{}",
+                self.describe_output()
+            ),
         }
     }
 
@@ -134,7 +146,11 @@ impl BurnrateProcess {
 
     /// Returns stdout and stderr under headings, for assertion messages.
     pub fn describe_output(&self) -> String {
-        format!("--- burnrate stdout ---\n{}\n--- burnrate stderr ---\n{}", self.stdout(), self.stderr())
+        format!(
+            "--- burnrate stdout ---\n{}\n--- burnrate stderr ---\n{}",
+            self.stdout(),
+            self.stderr()
+        )
     }
 
     /// Waits until stdout or stderr contains `text`, or `timeout` expires. Returns

@@ -59,7 +59,9 @@ impl Store {
     fn find(&self, schema: &str, schema_type: &str) -> Option<u32> {
         self.schemas
             .iter()
-            .find(|candidate| candidate.schema_type == schema_type && same_schema(&candidate.schema, schema))
+            .find(|candidate| {
+                candidate.schema_type == schema_type && same_schema(&candidate.schema, schema)
+            })
             .map(|candidate| candidate.id)
     }
 
@@ -89,7 +91,10 @@ impl Store {
 }
 
 fn same_schema(left: &str, right: &str) -> bool {
-    match (serde_json::from_str::<Value>(left), serde_json::from_str::<Value>(right)) {
+    match (
+        serde_json::from_str::<Value>(left),
+        serde_json::from_str::<Value>(right),
+    ) {
         (Ok(left), Ok(right)) => left == right,
         _ => left == right,
     }
@@ -109,8 +114,12 @@ impl SchemaRegistry {
     /// Starts a registry on a free loopback port.
     pub fn start() -> SchemaRegistry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port can be bound");
-        listener.set_nonblocking(true).expect("the registry socket can be made non-blocking");
-        let address = listener.local_addr().expect("a bound socket has an address");
+        listener
+            .set_nonblocking(true)
+            .expect("the registry socket can be made non-blocking");
+        let address = listener
+            .local_addr()
+            .expect("a bound socket has an address");
         let store = Shared::default();
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
 
@@ -123,7 +132,8 @@ impl SchemaRegistry {
                     .build()
                     .expect("the registry runtime starts");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio accepts the socket");
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("tokio accepts the socket");
                     axum::serve(listener, app)
                         .with_graceful_shutdown(async move {
                             let _ = shutdown_signal.await;
@@ -134,7 +144,12 @@ impl SchemaRegistry {
             })
             .expect("the registry thread starts");
 
-        SchemaRegistry { address, store, shutdown: Some(shutdown), server: Some(server) }
+        SchemaRegistry {
+            address,
+            store,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
     }
 
     /// Returns the base URL, such as `http://127.0.0.1:40125`.
@@ -178,7 +193,10 @@ fn router(store: Shared) -> Router {
         .route("/subjects/{subject}/versions/{version}", get(version))
         .route("/schemas/ids/{id}", get(schema_by_id))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(store.clone(), record_request))
+        .layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            record_request,
+        ))
         .with_state(store)
 }
 
@@ -187,51 +205,76 @@ async fn record_request(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    store.lock().unwrap().requests.push(format!("{} {}", request.method(), request.uri()));
+    store
+        .lock()
+        .unwrap()
+        .requests
+        .push(format!("{} {}", request.method(), request.uri()));
     next.run(request).await
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Returns an error in the registry's format: an `error_code` such as 40403 and a message.
 fn error(status: StatusCode, error_code: u32, message: String) -> Response {
-    reply(status, json!({"error_code": error_code, "message": message}))
+    reply(
+        status,
+        json!({"error_code": error_code, "message": message}),
+    )
 }
 
 /// Parses a registration or lookup body into (schema, schema type), or returns
 /// the 422 response that rejects it.
 fn schema_request(body: &Bytes) -> Result<(String, String), Box<Response>> {
-    let invalid = |problem: String| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, 42201, problem));
-    let request: Value =
-        serde_json::from_slice(body).map_err(|problem| invalid(format!("Invalid JSON request body: {problem}")))?;
+    let invalid =
+        |problem: String| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, 42201, problem));
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|problem| invalid(format!("Invalid JSON request body: {problem}")))?;
     let schema = request
         .get("schema")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("The request body has no \"schema\" string.".to_owned()))?;
-    let schema_type = request.get("schemaType").and_then(Value::as_str).unwrap_or("AVRO");
+    let schema_type = request
+        .get("schemaType")
+        .and_then(Value::as_str)
+        .unwrap_or("AVRO");
     if schema_type == "AVRO" {
-        serde_json::from_str::<Value>(schema).map_err(|problem| invalid(format!("Invalid Avro schema: {problem}")))?;
+        serde_json::from_str::<Value>(schema)
+            .map_err(|problem| invalid(format!("Invalid Avro schema: {problem}")))?;
     }
     Ok((schema.to_owned(), schema_type.to_owned()))
 }
 
 /// Returns a subject version in the registry's format.
 fn version_body(subject: &str, version: usize, schema: &RegisteredSchema) -> Value {
-    let mut body = json!({"subject": subject, "version": version, "id": schema.id, "schema": schema.schema});
+    let mut body =
+        json!({"subject": subject, "version": version, "id": schema.id, "schema": schema.schema});
     if schema.schema_type != "AVRO" {
         body["schemaType"] = json!(schema.schema_type);
     }
     body
 }
 
-async fn register(State(store): State<Shared>, Path(subject): Path<String>, body: Bytes) -> Response {
+async fn register(
+    State(store): State<Shared>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Response {
     let (schema, schema_type) = match schema_request(&body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
-    let id = store.lock().unwrap().register(&subject, &schema, &schema_type);
+    let id = store
+        .lock()
+        .unwrap()
+        .register(&subject, &schema, &schema_type);
     reply(StatusCode::OK, json!({"id": id}))
 }
 
@@ -242,22 +285,39 @@ async fn lookup(State(store): State<Shared>, Path(subject): Path<String>, body: 
     };
     let store = store.lock().unwrap();
     let Some(versions) = store.subjects.get(&subject) else {
-        return error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."));
+        return error(
+            StatusCode::NOT_FOUND,
+            40401,
+            format!("Subject '{subject}' not found."),
+        );
     };
     let found = store.find(&schema, &schema_type).and_then(|id| {
         let index = versions.iter().position(|version_id| *version_id == id)?;
         Some((index + 1, store.schema(id)?))
     });
     match found {
-        Some((version, registered)) => reply(StatusCode::OK, version_body(&subject, version, registered)),
-        None => error(StatusCode::NOT_FOUND, 40403, format!("Schema not found under subject '{subject}'.")),
+        Some((version, registered)) => {
+            reply(StatusCode::OK, version_body(&subject, version, registered))
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            40403,
+            format!("Schema not found under subject '{subject}'."),
+        ),
     }
 }
 
-async fn version(State(store): State<Shared>, Path((subject, version)): Path<(String, String)>) -> Response {
+async fn version(
+    State(store): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Response {
     let store = store.lock().unwrap();
     let Some(versions) = store.subjects.get(&subject) else {
-        return error(StatusCode::NOT_FOUND, 40401, format!("Subject '{subject}' not found."));
+        return error(
+            StatusCode::NOT_FOUND,
+            40401,
+            format!("Subject '{subject}' not found."),
+        );
     };
     let number = match version.as_str() {
         "latest" | "-1" => versions.len(),
@@ -272,10 +332,17 @@ async fn version(State(store): State<Shared>, Path((subject, version)): Path<(St
             }
         },
     };
-    let registered = number.checked_sub(1).and_then(|index| versions.get(index)).and_then(|id| store.schema(*id));
+    let registered = number
+        .checked_sub(1)
+        .and_then(|index| versions.get(index))
+        .and_then(|id| store.schema(*id));
     match registered {
         Some(registered) => reply(StatusCode::OK, version_body(&subject, number, registered)),
-        None => error(StatusCode::NOT_FOUND, 40402, format!("Version {version} of subject '{subject}' not found.")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            40402,
+            format!("Version {version} of subject '{subject}' not found."),
+        ),
     }
 }
 
@@ -289,7 +356,11 @@ async fn schema_by_id(State(store): State<Shared>, Path(id): Path<String>) -> Re
             }
             reply(StatusCode::OK, body)
         }
-        None => error(StatusCode::NOT_FOUND, 40403, format!("Schema {id} not found.")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            40403,
+            format!("Schema {id} not found."),
+        ),
     }
 }
 
@@ -299,5 +370,9 @@ async fn list_subjects(State(store): State<Shared>) -> Response {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    error(StatusCode::NOT_FOUND, 404, format!("The test registry does not implement {method} {uri}."))
+    error(
+        StatusCode::NOT_FOUND,
+        404,
+        format!("The test registry does not implement {method} {uri}."),
+    )
 }

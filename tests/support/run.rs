@@ -53,7 +53,13 @@ impl RunTopics {
     pub fn create_all_but_contracts(&self, partitions: i32) {
         create_topic(&self.usage, partitions);
         create_topic(&self.changelog, partitions);
-        for output in [&self.aggregates, &self.alerts, &self.dead_letters, &self.unrated, &self.focus] {
+        for output in [
+            &self.aggregates,
+            &self.alerts,
+            &self.dead_letters,
+            &self.unrated,
+            &self.focus,
+        ] {
             create_topic(output, 1);
         }
     }
@@ -118,27 +124,46 @@ impl RunInstance {
     /// `burnrate run` with it.
     pub fn start(sections: &str) -> RunInstance {
         let metrics_address = format!("127.0.0.1:{}", free_port());
-        let config_dir = tempfile::Builder::new().prefix("burnrate-run-").tempdir().expect("a temporary directory can be created");
+        let config_dir = tempfile::Builder::new()
+            .prefix("burnrate-run-")
+            .tempdir()
+            .expect("a temporary directory can be created");
         let config_path = config_dir.path().join("burnrate.toml");
         let text = format!("{sections}\n[metrics]\naddress = \"{metrics_address}\"\n");
         std::fs::write(&config_path, text).expect("the configuration file can be written");
 
-        let config = config_path.to_str().expect("the temporary path is UTF-8").to_owned();
-        let process = BurnrateProcess::start(["run", "--config", config.as_str()], &[("RUST_LOG", "info")]);
-        RunInstance { process, metrics_address, _config_dir: config_dir }
+        let config = config_path
+            .to_str()
+            .expect("the temporary path is UTF-8")
+            .to_owned();
+        let process = BurnrateProcess::start(
+            ["run", "--config", config.as_str()],
+            &[("RUST_LOG", "info")],
+        );
+        RunInstance {
+            process,
+            metrics_address,
+            _config_dir: config_dir,
+        }
     }
 
     /// Waits until the instance owns usage partitions; panics with its output
     /// otherwise.
     pub fn wait_until_assigned(&mut self) {
         let started = Instant::now();
-        if !self.process.wait_for_output("partition assigned", ASSIGNMENT_TIMEOUT) {
+        if !self
+            .process
+            .wait_for_output("partition assigned", ASSIGNMENT_TIMEOUT)
+        {
             panic!(
                 "burnrate got no partition within {ASSIGNMENT_TIMEOUT:?}.\n{}",
                 self.process.describe_output()
             );
         }
-        eprintln!("burnrate owned a partition {:?} after the wait began", started.elapsed());
+        eprintln!(
+            "burnrate owned a partition {:?} after the wait began",
+            started.elapsed()
+        );
     }
 
     /// Sends `GET path` to the metrics endpoint and returns the status code and body.
@@ -195,9 +220,15 @@ pub fn http_get(address: &str, path: &str) -> (u16, String) {
         .build()
         .into();
     let url = format!("http://{address}{path}");
-    let mut response = agent.get(&url).call().unwrap_or_else(|error| panic!("GET {url} failed: {error}"));
+    let mut response = agent
+        .get(&url)
+        .call()
+        .unwrap_or_else(|error| panic!("GET {url} failed: {error}"));
     let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().unwrap_or_else(|error| panic!("reading the body of GET {url} failed: {error}"));
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|error| panic!("reading the body of GET {url} failed: {error}"));
     (status, body)
 }
 
@@ -210,7 +241,11 @@ pub fn metric_sum(scrape: &str, name: &str) -> f64 {
         .filter_map(|line| {
             let (series, value) = line.rsplit_once(' ')?;
             let metric = series.split('{').next()?;
-            (metric == name).then(|| value.parse::<f64>().unwrap_or_else(|_| panic!("sample {line:?} has no number")))
+            (metric == name).then(|| {
+                value
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("sample {line:?} has no number"))
+            })
         })
         .sum()
 }

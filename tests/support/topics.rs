@@ -42,7 +42,11 @@ pub struct OutgoingRecord {
 impl OutgoingRecord {
     /// Creates a record with a key and a value and no headers.
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
-        OutgoingRecord { key: Some(key.into()), value: Some(value.into()), ..OutgoingRecord::default() }
+        OutgoingRecord {
+            key: Some(key.into()),
+            value: Some(value.into()),
+            ..OutgoingRecord::default()
+        }
     }
 
     /// Adds a header.
@@ -65,17 +69,22 @@ pub struct StoredRecord {
 impl StoredRecord {
     /// Returns the key as UTF-8 text. Panics if there is none or it is not UTF-8.
     pub fn key_text(&self) -> &str {
-        std::str::from_utf8(self.key.as_deref().expect("the record has a key")).expect("the key is UTF-8")
+        std::str::from_utf8(self.key.as_deref().expect("the record has a key"))
+            .expect("the key is UTF-8")
     }
 
     /// Returns the value as UTF-8 text. Panics if there is none or it is not UTF-8.
     pub fn value_text(&self) -> &str {
-        std::str::from_utf8(self.value.as_deref().expect("the record has a value")).expect("the value is UTF-8")
+        std::str::from_utf8(self.value.as_deref().expect("the record has a value"))
+            .expect("the value is UTF-8")
     }
 
     /// Returns the value of the first header with this name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(header, _)| header == name).and_then(|(_, value)| value.as_deref())
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .and_then(|(_, value)| value.as_deref())
     }
 }
 
@@ -109,7 +118,9 @@ pub fn consumer_config(group: &str) -> ClientConfig {
 /// Creates a topic with `partitions` partitions and waits until its metadata lists
 /// all of them.
 pub fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = client_config().create().expect("an admin client can be created");
+    let admin: AdminClient<DefaultClientContext> = client_config()
+        .create()
+        .expect("an admin client can be created");
     let options = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
 
@@ -133,11 +144,16 @@ pub fn create_topic(name: &str, partitions: i32) {
 /// Returns the number of partitions of `topic`, or `None` if the broker does not
 /// list the topic.
 pub fn partition_count(topic: &str) -> Option<usize> {
-    let consumer: BaseConsumer = client_config().create().expect("a metadata client can be created");
+    let consumer: BaseConsumer = client_config()
+        .create()
+        .expect("a metadata client can be created");
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
         .unwrap_or_else(|error| panic!("Fetching metadata of topic {topic} failed: {error}"));
-    let topic = metadata.topics().iter().find(|candidate| candidate.name() == topic)?;
+    let topic = metadata
+        .topics()
+        .iter()
+        .find(|candidate| candidate.name() == topic)?;
     if topic.error().is_some() || topic.partitions().is_empty() {
         return None;
     }
@@ -147,14 +163,19 @@ pub fn partition_count(topic: &str) -> Option<usize> {
 /// Produces `records` to `topic` in order, waits for every delivery and returns
 /// the (partition, offset) of each record.
 pub fn produce(topic: &str, records: &[OutgoingRecord]) -> Vec<(i32, i64)> {
-    let producer: FutureProducer =
-        client_config().set("enable.idempotence", "true").create().expect("a producer can be created");
+    let producer: FutureProducer = client_config()
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("a producer can be created");
 
     let mut deliveries = Vec::with_capacity(records.len());
     for record in records {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (name, value) in &record.headers {
-            headers = headers.insert(Header { key: name, value: Some(value) });
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
         }
         let mut outgoing: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
         if let Some(key) = &record.key {
@@ -190,7 +211,8 @@ pub fn produce(topic: &str, records: &[OutgoingRecord]) -> Vec<(i32, i64)> {
 /// `fetch_watermarks` returns, because Tansu's `ListOffsets` can be behind by up to
 /// one batch. Panics if a partition does not reach its end within [`READ_TIMEOUT`].
 pub fn read_all(topic: &str) -> Vec<StoredRecord> {
-    let partitions = partition_count(topic).unwrap_or_else(|| panic!("Topic {topic} does not exist."));
+    let partitions =
+        partition_count(topic).unwrap_or_else(|| panic!("Topic {topic} does not exist."));
     let consumer: BaseConsumer = consumer_config(&unique_name("read-all"))
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
@@ -205,15 +227,22 @@ pub fn read_all(topic: &str) -> Vec<StoredRecord> {
             .add_partition_offset(topic, partition, Offset::Beginning)
             .expect("a partition can be added to the assignment");
     }
-    consumer.assign(&assignment).unwrap_or_else(|error| panic!("Assigning topic {topic} failed: {error}"));
+    consumer
+        .assign(&assignment)
+        .unwrap_or_else(|error| panic!("Assigning topic {topic} failed: {error}"));
 
     let mut records = Vec::new();
-    let mut at_end: BTreeMap<i32, bool> = (0..partitions as i32).map(|partition| (partition, false)).collect();
+    let mut at_end: BTreeMap<i32, bool> = (0..partitions as i32)
+        .map(|partition| (partition, false))
+        .collect();
     let deadline = Instant::now() + READ_TIMEOUT;
     while at_end.values().any(|done| !done) {
         if Instant::now() > deadline {
-            let waiting: Vec<i32> =
-                at_end.iter().filter(|(_, done)| !**done).map(|(partition, _)| *partition).collect();
+            let waiting: Vec<i32> = at_end
+                .iter()
+                .filter(|(_, done)| !**done)
+                .map(|(partition, _)| *partition)
+                .collect();
             panic!(
                 "Reading topic {topic} did not reach the end of partitions {waiting:?} within {READ_TIMEOUT:?} after \
                  reading {} records.",
@@ -242,7 +271,11 @@ pub fn read_all(topic: &str) -> Vec<StoredRecord> {
 pub fn wait_for_records(topic: &str, count: usize, timeout: Duration) -> Vec<StoredRecord> {
     let deadline = Instant::now() + timeout;
     loop {
-        let records = if partition_count(topic).is_some() { read_all(topic) } else { Vec::new() };
+        let records = if partition_count(topic).is_some() {
+            read_all(topic)
+        } else {
+            Vec::new()
+        };
         if records.len() >= count || Instant::now() > deadline {
             return records;
         }
@@ -265,7 +298,12 @@ pub fn list_offsets(topic: &str, partition: i32) -> (i64, i64) {
 pub fn stored_record<M: Message>(message: &M) -> StoredRecord {
     let headers = message
         .headers()
-        .map(|headers| headers.iter().map(|header| (header.key.to_owned(), header.value.map(<[u8]>::to_vec))).collect())
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|header| (header.key.to_owned(), header.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
         .unwrap_or_default();
     StoredRecord {
         partition: message.partition(),

@@ -81,16 +81,22 @@ pub struct ContractsConfig {
 impl BurnrateConfig {
     /// Reads a configuration file; relative paths in it are taken from its directory.
     pub fn load(path: &Path) -> anyhow::Result<BurnrateConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read configuration file {}", path.display()))?;
-        let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let mut table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))?;
         apply_overrides(&mut table, std::env::vars())?;
-        let mut config: BurnrateConfig = table
-            .try_into()
-            .with_context(|| format!("invalid configuration (file {} with BURNRATE__ overrides)", path.display()))?;
+        let mut config: BurnrateConfig = table.try_into().with_context(|| {
+            format!(
+                "invalid configuration (file {} with BURNRATE__ overrides)",
+                path.display()
+            )
+        })?;
         if let Some(kafka) = &mut config.kafka {
             if let Some(file) = &kafka.avro_schema_file {
                 if file.is_relative() {
-                    kafka.avro_schema_file = Some(path.parent().unwrap_or(Path::new(".")).join(file));
+                    kafka.avro_schema_file =
+                        Some(path.parent().unwrap_or(Path::new(".")).join(file));
                 }
             }
         }
@@ -114,14 +120,19 @@ impl BurnrateConfig {
             problems.extend(kafka.problems());
         }
         if self.metrics.max_spend_series == 0 {
-            problems.push("[metrics] max_spend_series is 0; use a positive count such as 200".to_owned());
+            problems.push(
+                "[metrics] max_spend_series is 0; use a positive count such as 200".to_owned(),
+            );
         }
         problems
     }
 }
 
 /// Sets the values of `BURNRATE__SECTION__KEY` variables in `table`.
-fn apply_overrides(table: &mut toml::Table, variables: impl Iterator<Item = (String, String)>) -> anyhow::Result<()> {
+fn apply_overrides(
+    table: &mut toml::Table,
+    variables: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
     for (name, raw) in variables {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -130,19 +141,30 @@ fn apply_overrides(table: &mut toml::Table, variables: impl Iterator<Item = (Str
         if segments.iter().any(String::is_empty) {
             anyhow::bail!("environment variable {name} has an empty name segment; write BURNRATE__SECTION__KEY");
         }
-        let is_property = segments.len() == 3 && segments[0] == "kafka" && segments[1] == "properties";
+        let is_property =
+            segments.len() == 3 && segments[0] == "kafka" && segments[1] == "properties";
         if is_property {
             segments[2] = segments[2].replace('_', ".");
         }
-        let value = if is_property { toml::Value::String(raw) } else { parse_value(raw) };
+        let value = if is_property {
+            toml::Value::String(raw)
+        } else {
+            parse_value(raw)
+        };
 
-        let (key, parents) = segments.split_last().expect("split yields at least one segment");
+        let (key, parents) = segments
+            .split_last()
+            .expect("split yields at least one segment");
         let mut current = &mut *table;
         for parent in parents {
-            let entry = current.entry(parent.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = current
+                .entry(parent.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             current = match entry {
                 toml::Value::Table(inner) => inner,
-                _ => anyhow::bail!("environment variable {name} sets a key under {parent:?}, which is not a table"),
+                _ => anyhow::bail!(
+                    "environment variable {name} sets a key under {parent:?}, which is not a table"
+                ),
             };
         }
         current.insert(key.clone(), value);
@@ -164,7 +186,12 @@ mod tests {
 
     fn overridden(text: &str, variables: &[(&str, &str)]) -> anyhow::Result<BurnrateConfig> {
         let mut table: toml::Table = toml::from_str(text)?;
-        apply_overrides(&mut table, variables.iter().map(|(name, value)| (name.to_string(), value.to_string())))?;
+        apply_overrides(
+            &mut table,
+            variables
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        )?;
         Ok(table.try_into()?)
     }
 
@@ -192,7 +219,14 @@ mod tests {
 
     #[test]
     fn override_into_value_is_rejected() {
-        let error = overridden("[kafka]\nbrokers = \"b\"\n", &[("BURNRATE__KAFKA__BROKERS__HOST", "x")]).unwrap_err();
-        assert!(error.to_string().contains("BURNRATE__KAFKA__BROKERS__HOST"), "{error}");
+        let error = overridden(
+            "[kafka]\nbrokers = \"b\"\n",
+            &[("BURNRATE__KAFKA__BROKERS__HOST", "x")],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("BURNRATE__KAFKA__BROKERS__HOST"),
+            "{error}"
+        );
     }
 }

@@ -8,8 +8,12 @@ use burnrate_pricing::ContractTable;
 
 /// Reads and validates a contracts file, failing with every problem found.
 pub fn load_contract_table(path: &Path) -> anyhow::Result<ContractTable> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read contracts file {}", path.display()))?;
-    let extension = path.extension().and_then(|extension| extension.to_str()).unwrap_or_default();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read contracts file {}", path.display()))?;
+    let extension = path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .unwrap_or_default();
     let parsed = match extension {
         "yaml" | "yml" => parse_contracts_yaml(&text),
         "jsonl" | "json" | "ndjson" => parse_contracts_jsonl(&text),
@@ -34,6 +38,10 @@ pub fn load_contract_table(path: &Path) -> anyhow::Result<ContractTable> {
 
     ContractTable::new(contracts).map_err(|errors| {
         let listing: Vec<String> = errors.iter().map(|error| format!("  {error}")).collect();
-        anyhow::anyhow!("conflicting contracts in {}:\n{}", path.display(), listing.join("\n"))
+        anyhow::anyhow!(
+            "conflicting contracts in {}:\n{}",
+            path.display(),
+            listing.join("\n")
+        )
     })
 }

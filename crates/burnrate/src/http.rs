@@ -24,7 +24,10 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct HttpServer {
     /// The address the server listens on, with the port the OS chose for port 0.
-    #[cfg_attr(not(test), allow(dead_code, reason = "serve logs it; the tests connect to it"))]
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "serve logs it; the tests connect to it")
+    )]
     pub local_address: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -35,7 +38,10 @@ impl HttpServer {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         // The task may already have ended with an error, which the join below reports.
         let _ = self.shutdown.send(());
-        self.task.await.context("metrics HTTP server task panicked")?.context("metrics HTTP server failed")
+        self.task
+            .await
+            .context("metrics HTTP server task panicked")?
+            .context("metrics HTTP server failed")
     }
 }
 
@@ -49,11 +55,19 @@ struct Probes {
 ///
 /// Fails at once when the address cannot be bound, so a port already in use stops the
 /// start instead of leaving the instance without metrics.
-pub async fn serve(address: SocketAddr, metrics: Arc<Metrics>, health: Arc<Health>) -> anyhow::Result<HttpServer> {
+pub async fn serve(
+    address: SocketAddr,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> anyhow::Result<HttpServer> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
-        .with_context(|| format!("cannot listen on metrics address {address}; choose a free address and port"))?;
-    let local_address = listener.local_addr().context("cannot read the metrics listener's address")?;
+        .with_context(|| {
+            format!("cannot listen on metrics address {address}; choose a free address and port")
+        })?;
+    let local_address = listener
+        .local_addr()
+        .context("cannot read the metrics listener's address")?;
 
     let router = Router::new()
         .route("/metrics", get(scrape))
@@ -71,11 +85,18 @@ pub async fn serve(address: SocketAddr, metrics: Arc<Metrics>, health: Arc<Healt
             .await
     });
     tracing::info!(address = %local_address, "serving /metrics, /healthz and /readyz");
-    Ok(HttpServer { local_address, shutdown, task })
+    Ok(HttpServer {
+        local_address,
+        shutdown,
+        task,
+    })
 }
 
 async fn scrape(State(probes): State<Probes>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], probes.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
+        probes.metrics.encode(),
+    )
 }
 
 async fn liveness(State(probes): State<Probes>) -> (StatusCode, String) {
@@ -107,10 +128,13 @@ mod tests {
 
     /// Sends `GET path` over a plain TCP connection and returns the status line and body.
     async fn get_path(address: SocketAddr, path: &str) -> (String, String, String) {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
         tokio::task::spawn_blocking(move || {
             let mut stream = TcpStream::connect(address).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             stream.write_all(request.as_bytes()).unwrap();
             let mut response = String::new();
             stream.read_to_string(&mut response).unwrap();
@@ -127,7 +151,9 @@ mod tests {
         let metrics = Arc::new(Metrics::new(DEFAULT_MAX_SERIES).unwrap());
         let health = Arc::new(Health::new(Duration::from_secs(60)));
         let address = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = serve(address, Arc::clone(&metrics), Arc::clone(&health)).await.unwrap();
+        let server = serve(address, Arc::clone(&metrics), Arc::clone(&health))
+            .await
+            .unwrap();
         (server, metrics, health)
     }
 
@@ -138,7 +164,10 @@ mod tests {
 
         let (status, head, body) = get_path(server.local_address, "/metrics").await;
         assert_eq!(status, "HTTP/1.1 200 OK");
-        assert!(head.contains("content-type: text/plain; version=0.0.4"), "{head}");
+        assert!(
+            head.contains("content-type: text/plain; version=0.0.4"),
+            "{head}"
+        );
         assert!(body.contains("burnrate_events_rated_total 3"), "{body}");
 
         server.shutdown().await.unwrap();
@@ -169,7 +198,13 @@ mod tests {
     async fn healthz_fails_when_heartbeat_is_stale() {
         let metrics = Arc::new(Metrics::new(DEFAULT_MAX_SERIES).unwrap());
         let health = Arc::new(Health::new(Duration::from_millis(50)));
-        let server = serve(SocketAddr::from(([127, 0, 0, 1], 0)), metrics, Arc::clone(&health)).await.unwrap();
+        let server = serve(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics,
+            Arc::clone(&health),
+        )
+        .await
+        .unwrap();
 
         let (status, _, _) = get_path(server.local_address, "/healthz").await;
         assert_eq!(status, "HTTP/1.1 200 OK");
@@ -189,8 +224,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn busy_address_fails_at_start() {
         let (server, metrics, health) = start().await;
-        let error = serve(server.local_address, metrics, health).await.unwrap_err();
-        assert!(error.to_string().contains(&server.local_address.to_string()), "{error}");
+        let error = serve(server.local_address, metrics, health)
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&server.local_address.to_string()),
+            "{error}"
+        );
         server.shutdown().await.unwrap();
     }
 }

@@ -20,16 +20,23 @@ pub struct InputLine {
 ///
 /// Bytes that are not UTF-8 are replaced by U+FFFD, so such a line fails to decode
 /// as an event and is reported instead of stopping the run.
-pub fn for_each_line(paths: &[PathBuf], mut handle: impl FnMut(InputLine) -> anyhow::Result<()>) -> anyhow::Result<()> {
+pub fn for_each_line(
+    paths: &[PathBuf],
+    mut handle: impl FnMut(InputLine) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     for path in paths {
         let reader: Box<dyn BufRead> = if path == Path::new("-") {
             Box::new(BufReader::new(io::stdin().lock()))
         } else {
-            let file = File::open(path).with_context(|| format!("cannot open events file {}", path.display()))?;
+            let file = File::open(path)
+                .with_context(|| format!("cannot open events file {}", path.display()))?;
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         let mut lines = RawLines::new(reader);
-        while let Some((line_number, text)) = lines.next_line().with_context(|| format!("cannot read {}", path.display()))? {
+        while let Some((line_number, text)) = lines
+            .next_line()
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
             if text.trim().is_empty() {
                 continue;
             }
@@ -75,6 +82,9 @@ impl<R: BufRead> RawLines<R> {
         }
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        Ok(Some((self.line_number, String::from_utf8_lossy(bytes).into_owned())))
+        Ok(Some((
+            self.line_number,
+            String::from_utf8_lossy(bytes).into_owned(),
+        )))
     }
 }

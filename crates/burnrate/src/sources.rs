@@ -75,8 +75,13 @@ pub struct InputRecord {
 }
 
 /// Calls `handle` for each record of `path` in order.
-pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(InputRecord) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let open = || File::open(path).with_context(|| format!("cannot open events file {}", path.display()));
+pub fn for_each_record(
+    path: &Path,
+    format: InputFormat,
+    mut handle: impl FnMut(InputRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let open =
+        || File::open(path).with_context(|| format!("cannot open events file {}", path.display()));
     match format {
         InputFormat::Cloudevents => {
             let reader: Box<dyn BufRead> = if path == Path::new("-") {
@@ -86,7 +91,10 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
             };
             let mut bytes_read = 0u64;
             let mut lines = RawLines::new(reader);
-            while let Some((line_number, line)) = lines.next_line().with_context(|| format!("cannot read {}", path.display()))? {
+            while let Some((line_number, line)) = lines
+                .next_line()
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
                 bytes_read += line.len() as u64 + 1;
                 if line.trim().is_empty() {
                     continue;
@@ -160,8 +168,14 @@ pub fn for_each_record(path: &Path, format: InputFormat, mut handle: impl FnMut(
             }
         }
         InputFormat::AzureLlmTrace => {
-            let trace_name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("trace").to_owned();
-            for row in burnrate_feeds::azure_llm_trace::read_events(BufReader::new(open()?), &trace_name) {
+            let trace_name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or("trace")
+                .to_owned();
+            for row in
+                burnrate_feeds::azure_llm_trace::read_events(BufReader::new(open()?), &trace_name)
+            {
                 match row {
                     Ok(request) => {
                         for event in request.events {
@@ -195,7 +209,8 @@ fn handle_payload(
     records: Result<Vec<burnrate_feeds::FeedRecord>, burnrate_feeds::FeedError>,
     handle: &mut impl FnMut(InputRecord) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let records = records.map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.problem))?;
+    let records =
+        records.map_err(|error| anyhow::anyhow!("{}: {}", path.display(), error.problem))?;
     let mut event_number = 0u64;
     for record in records {
         let (position, event) = match record {

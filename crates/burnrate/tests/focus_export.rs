@@ -34,13 +34,24 @@ fn repository_root() -> PathBuf {
 
 fn replay_quickstart(out: &Path) {
     let output = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["replay", "--config", "examples/quickstart/burnrate.toml", "--format", "azure-llm-trace", "--out"])
+        .args([
+            "replay",
+            "--config",
+            "examples/quickstart/burnrate.toml",
+            "--format",
+            "azure-llm-trace",
+            "--out",
+        ])
         .arg(out)
         .arg("examples/quickstart/AzureLLMInferenceTrace_code.csv")
         .current_dir(repository_root())
         .output()
         .expect("the burnrate binary runs");
-    assert!(output.status.success(), "replay failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Reads focus.csv into one map per row, with empty cells left out.
@@ -79,18 +90,37 @@ fn billed_cost_matches_hour_aggregates() {
     replay_quickstart(out.path());
     let rows = read_focus_rows(&out.path().join("focus.csv"));
     let aggregates = read_aggregates(&out.path().join("aggregates.jsonl"));
-    let hours: Vec<&Value> = aggregates.iter().filter(|aggregate| aggregate["window"] == "hour").collect();
+    let hours: Vec<&Value> = aggregates
+        .iter()
+        .filter(|aggregate| aggregate["window"] == "hour")
+        .collect();
 
     assert_eq!(rows.len(), hours.len(), "one FOCUS row per hour aggregate");
     let currencies = ["USD", "EUR", "JPY"];
     for currency in currencies {
-        let focus_billed: Decimal = rows.iter().filter(|row| row["BillingCurrency"] == currency).map(|row| dec(&row["BilledCost"])).sum();
-        let hour_billed: Decimal = hours.iter().filter(|hour| hour["currency"] == currency).map(|hour| dec(hour["billed"].as_str().unwrap())).sum();
+        let focus_billed: Decimal = rows
+            .iter()
+            .filter(|row| row["BillingCurrency"] == currency)
+            .map(|row| dec(&row["BilledCost"]))
+            .sum();
+        let hour_billed: Decimal = hours
+            .iter()
+            .filter(|hour| hour["currency"] == currency)
+            .map(|hour| dec(hour["billed"].as_str().unwrap()))
+            .sum();
         assert_eq!(focus_billed, hour_billed, "BilledCost in {currency}");
         assert!(focus_billed > Decimal::ZERO, "{currency} has spend");
 
-        let focus_effective: Decimal = rows.iter().filter(|row| row["BillingCurrency"] == currency).map(|row| dec(&row["EffectiveCost"])).sum();
-        let hour_cost: Decimal = hours.iter().filter(|hour| hour["currency"] == currency).map(|hour| dec(hour["cost"].as_str().unwrap())).sum();
+        let focus_effective: Decimal = rows
+            .iter()
+            .filter(|row| row["BillingCurrency"] == currency)
+            .map(|row| dec(&row["EffectiveCost"]))
+            .sum();
+        let hour_cost: Decimal = hours
+            .iter()
+            .filter(|hour| hour["currency"] == currency)
+            .map(|hour| dec(hour["cost"].as_str().unwrap()))
+            .sum();
         assert_eq!(focus_effective, hour_cost, "EffectiveCost in {currency}");
     }
 }
@@ -103,12 +133,20 @@ fn row_cells_match_their_aggregate() {
     let aggregates = read_aggregates(&out.path().join("aggregates.jsonl"));
     let hour = aggregates
         .iter()
-        .find(|aggregate| aggregate["window"] == "hour" && aggregate["account"] == "acme" && aggregate["meter"] == "output_tokens")
+        .find(|aggregate| {
+            aggregate["window"] == "hour"
+                && aggregate["account"] == "acme"
+                && aggregate["meter"] == "output_tokens"
+        })
         .expect("an acme output_tokens hour");
     let tags = serde_json::to_string(&hour["dimensions"]).unwrap();
     let row = rows
         .iter()
-        .find(|row| row["BillingAccountId"] == "acme" && row["SkuMeter"] == "output_tokens" && row.get("Tags") == Some(&tags))
+        .find(|row| {
+            row["BillingAccountId"] == "acme"
+                && row["SkuMeter"] == "output_tokens"
+                && row.get("Tags") == Some(&tags)
+        })
         .expect("the FOCUS row of that hour");
 
     assert_eq!(row["BilledCost"], hour["billed"].as_str().unwrap());
@@ -133,9 +171,14 @@ fn focus_validator() -> PathBuf {
     let help = "install focus-validator with scripts/test, or by hand: python3 -m venv /tmp/focus-venv && \
                 /tmp/focus-venv/bin/pip install -r tests/interop/focus-validator-requirements.txt, \
                 then set BURNRATE_FOCUS_VALIDATOR=/tmp/focus-venv/bin/focus-validator";
-    let path = std::env::var_os("BURNRATE_FOCUS_VALIDATOR").unwrap_or_else(|| panic!("BURNRATE_FOCUS_VALIDATOR is not set; {help}"));
+    let path = std::env::var_os("BURNRATE_FOCUS_VALIDATOR")
+        .unwrap_or_else(|| panic!("BURNRATE_FOCUS_VALIDATOR is not set; {help}"));
     let path = PathBuf::from(path);
-    assert!(path.is_file(), "BURNRATE_FOCUS_VALIDATOR={} is not a file; {help}", path.display());
+    assert!(
+        path.is_file(),
+        "BURNRATE_FOCUS_VALIDATOR={} is not a file; {help}",
+        path.display()
+    );
     path
 }
 
@@ -149,7 +192,11 @@ fn validator_package_parent(validator: &Path) -> PathBuf {
         .args(["-c", "import focus_validator, pathlib; print(pathlib.Path(focus_validator.__file__).parent.parent)"])
         .output()
         .unwrap_or_else(|error| panic!("cannot run {}: {error}", python.display()));
-    assert!(output.status.success(), "focus_validator does not import: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "focus_validator does not import: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
@@ -161,7 +208,11 @@ fn focus_validator_reports_no_error() {
     replay_quickstart(out.path());
     let focus_csv = out.path().join("focus.csv").canonicalize().unwrap();
 
-    let versions = Command::new(&validator).arg("--supported-versions").current_dir(&package_parent).output().unwrap();
+    let versions = Command::new(&validator)
+        .arg("--supported-versions")
+        .current_dir(&package_parent)
+        .output()
+        .unwrap();
     let versions = String::from_utf8_lossy(&versions.stdout).into_owned();
     let supports_1_2 = versions.lines().any(|line| line.trim() == "1.2");
     // NOTE: focus-validator 1.0.0, the newest release on PyPI, validates FOCUS 0.5,
@@ -177,18 +228,40 @@ fn focus_validator_reports_no_error() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("focus-validator --validate-version {version} (supports: {}):\n{stdout}{stderr}", versions.trim().replace('\n', ", "));
-    assert!(output.status.success(), "focus-validator exited with {}", output.status);
+    println!(
+        "focus-validator --validate-version {version} (supports: {}):\n{stdout}{stderr}",
+        versions.trim().replace('\n', ", ")
+    );
+    assert!(
+        output.status.success(),
+        "focus-validator exited with {}",
+        output.status
+    );
 
     // focus-validator exits with 0 whether or not the file passes, so its report decides.
     if stdout.contains("Validation succeeded.") {
         return;
     }
-    assert!(stdout.contains("Validation failed!"), "focus-validator printed neither result");
-    let failed: Vec<&str> = stdout.lines().filter_map(|line| line.strip_suffix(" failed:")).collect();
-    assert!(!failed.is_empty(), "focus-validator failed without naming a check");
+    assert!(
+        stdout.contains("Validation failed!"),
+        "focus-validator printed neither result"
+    );
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_suffix(" failed:"))
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "focus-validator failed without naming a check"
+    );
     for check in failed {
-        let known = !supports_1_2 && KNOWN_VALIDATOR_DEFECTS.iter().any(|(name, _)| *name == check);
-        assert!(known, "focus-validator check {check} failed on focus.csv against FOCUS {version}");
+        let known = !supports_1_2
+            && KNOWN_VALIDATOR_DEFECTS
+                .iter()
+                .any(|(name, _)| *name == check);
+        assert!(
+            known,
+            "focus-validator check {check} failed on focus.csv against FOCUS {version}"
+        );
     }
 }

@@ -36,25 +36,56 @@ fn dec(text: &str) -> Decimal {
 
 /// Writes the completions example page of the extracted OpenAI file into `dir`.
 fn openai_completions_page(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repository_root().join(DATA).join("openai/openapi_usage_costs_examples.extracted.json")).unwrap();
+    let text = std::fs::read_to_string(
+        repository_root()
+            .join(DATA)
+            .join("openai/openapi_usage_costs_examples.extracted.json"),
+    )
+    .unwrap();
     let file: Value = serde_json::from_str(&text).unwrap();
     let path = dir.join("completions.json");
-    std::fs::write(&path, file["endpoints"]["/organization/usage/completions"]["example_response"].to_string()).unwrap();
+    std::fs::write(
+        &path,
+        file["endpoints"]["/organization/usage/completions"]["example_response"].to_string(),
+    )
+    .unwrap();
     path
 }
 
 #[test]
 fn import_focus_keeps_billed_cost() {
-    let output = burnrate(&["import", "--format", "focus", &format!("{DATA}/focus/focus_sample.csv")]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "focus",
+        &format!("{DATA}/focus/focus_sample.csv"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let events = stdout_lines(&output);
     assert_eq!(events.len(), 1000);
 
     // Independent sum of BilledCost over the raw CSV.
-    let mut reader = csv::Reader::from_path(repository_root().join(DATA).join("focus/focus_sample.csv")).unwrap();
-    let position = reader.headers().unwrap().iter().position(|name| name == "BilledCost").unwrap();
-    let expected: Decimal = reader.records().map(|row| dec(&row.unwrap()[position])).sum();
-    let imported: Decimal = events.iter().map(|event| dec(event["data"]["dimensions"]["billed_cost"].as_str().unwrap())).sum();
+    let mut reader =
+        csv::Reader::from_path(repository_root().join(DATA).join("focus/focus_sample.csv"))
+            .unwrap();
+    let position = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|name| name == "BilledCost")
+        .unwrap();
+    let expected: Decimal = reader
+        .records()
+        .map(|row| dec(&row.unwrap()[position]))
+        .sum();
+    let imported: Decimal = events
+        .iter()
+        .map(|event| dec(event["data"]["dimensions"]["billed_cost"].as_str().unwrap()))
+        .sum();
     assert_eq!(imported, expected);
     assert_eq!(events[0]["source"], "aws");
     assert_eq!(events[0]["subject"], "51738928782");
@@ -65,22 +96,44 @@ fn import_openai_page_to_file() {
     let dir = tempfile::tempdir().unwrap();
     let page = openai_completions_page(dir.path());
     let out = dir.path().join("events.jsonl");
-    let output = burnrate(&["import", "--format", "openai-usage", "--out", out.to_str().unwrap(), page.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "openai-usage",
+        "--out",
+        out.to_str().unwrap(),
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.stdout.is_empty());
 
     let text = std::fs::read_to_string(&out).unwrap();
-    let events: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     // The example bucket has fifteen non-zero meters.
     assert_eq!(events.len(), 15);
-    let requests = events.iter().find(|event| event["data"]["meter"] == "requests").unwrap();
+    let requests = events
+        .iter()
+        .find(|event| event["data"]["meter"] == "requests")
+        .unwrap();
     assert_eq!(requests["data"]["quantity"], "5");
     assert_eq!(requests["time"], "2024-11-01T00:00:00Z");
     assert_eq!(requests["subject"], "organization");
 
     // A second import gives the same ids, so the usage topic deduplicates it.
     let again = burnrate(&["import", "--format", "openai-usage", page.to_str().unwrap()]);
-    let ids = |events: &[Value]| events.iter().map(|event| event["id"].clone()).collect::<Vec<_>>();
+    let ids = |events: &[Value]| {
+        events
+            .iter()
+            .map(|event| event["id"].clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&stdout_lines(&again)), ids(&events));
 }
 
@@ -102,7 +155,11 @@ fn replay_reads_openai_usage() {
         out.to_str().unwrap(),
         page.to_str().unwrap(),
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     // 5 requests at 0.01 USD each in the November 2024 billing period.
     let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
@@ -120,10 +177,19 @@ fn replay_reads_openai_usage() {
 
 #[test]
 fn import_datadog_cassette() {
-    let file = format!("{DATA}/datadog/v2/Get-projected-cost-across-your-account-returns-OK-response.json");
+    let file = format!(
+        "{DATA}/datadog/v2/Get-projected-cost-across-your-account-returns-OK-response.json"
+    );
     let output = burnrate(&["import", "--format", "datadog-usage", &file]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let total: Decimal = stdout_lines(&output).iter().map(|event| dec(event["data"]["quantity"].as_str().unwrap())).sum();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let total: Decimal = stdout_lines(&output)
+        .iter()
+        .map(|event| dec(event["data"]["quantity"].as_str().unwrap()))
+        .sum();
     // The sum of the response's `total` charges, summed separately with Python's json module.
     assert_eq!(total, dec("270247171.451923"));
 }
@@ -132,30 +198,55 @@ fn import_datadog_cassette() {
 fn import_reports_bad_records() {
     let file = format!("{DATA}/datadog/v1/Get-hourly-usage-attribution-returns-OK-response.json");
     let output = burnrate(&["import", "--format", "datadog-usage", &file]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains(&format!("{file}:1: invalid record")), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:16: invalid record")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:1: invalid record")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:16: invalid record")),
+        "{stderr}"
+    );
     assert!(stderr.contains("16 invalid records skipped"), "{stderr}");
 }
 
 #[test]
 fn import_twilio_zero_usage() {
-    let file = format!("{DATA}/twilio/usage_records_daily_example.from_twilio-python_test_daily.json");
+    let file =
+        format!("{DATA}/twilio/usage_records_daily_example.from_twilio-python_test_daily.json");
     let output = burnrate(&["import", "--format", "twilio-usage", &file]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("imported 0 events"));
 }
 
 #[test]
 fn import_wrong_format_fails() {
-    let output = burnrate(&["import", "--format", "twilio-usage", &format!("{DATA}/focus/focus_sample.csv")]);
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "twilio-usage",
+        &format!("{DATA}/focus/focus_sample.csv"),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid JSON"));
 
-    let output = burnrate(&["import", "--format", "focus", &format!("{DATA}/openai/LICENSE")]);
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "focus",
+        &format!("{DATA}/openai/LICENSE"),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a FOCUS file"));
 }
@@ -172,11 +263,16 @@ fn import_anthropic_usage_and_cost() {
     let usage = format!("{DATA}/anthropic/usage_report_messages.json");
     let cost = format!("{DATA}/anthropic/cost_report.json");
     let output = burnrate(&["import", "--format", "anthropic-usage", &usage, &cost]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let events = stdout_lines(&output);
     // Hand-counted: 12 non-zero usage meters and 5 non-zero cost items.
     assert_eq!(events.len(), 17);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("imported 17 events from 2 files; 0 invalid records skipped"));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("imported 17 events from 2 files; 0 invalid records skipped"));
 
     // The cost items' amounts in cents, converted by hand and added: 15189.074 cents.
     let billed: Decimal = events
@@ -185,31 +281,59 @@ fn import_anthropic_usage_and_cost() {
         .map(dec)
         .sum();
     assert_eq!(billed, dec("151.89074"));
-    let first_cost = events.iter().find(|event| event["data"]["meter"] == "uncached_input_tokens_cost").unwrap();
+    let first_cost = events
+        .iter()
+        .find(|event| event["data"]["meter"] == "uncached_input_tokens_cost")
+        .unwrap();
     assert_eq!(first_cost["data"]["quantity"], "123.456");
     assert_eq!(first_cost["source"], "anthropic");
     assert_eq!(first_cost["subject"], "wrkspc_01FixtureSupport00000");
 
     // A second import gives the same ids, so the usage topic deduplicates it.
     let again = burnrate(&["import", "--format", "anthropic-usage", &usage, &cost]);
-    let ids = |events: &[Value]| events.iter().map(|event| event["id"].clone()).collect::<Vec<_>>();
+    let ids = |events: &[Value]| {
+        events
+            .iter()
+            .map(|event| event["id"].clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&stdout_lines(&again)), ids(&events));
 }
 
 #[test]
 fn import_anthropic_reports_bad_result() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repository_root().join(DATA).join("anthropic/usage_report_messages.json")).unwrap();
+    let text = std::fs::read_to_string(
+        repository_root()
+            .join(DATA)
+            .join("anthropic/usage_report_messages.json"),
+    )
+    .unwrap();
     let mut page: Value = serde_json::from_str(&text).unwrap();
     page["data"][0]["results"][1]["uncached_input_tokens"] = "3100".into();
     let path = dir.path().join("usage.json");
     std::fs::write(&path, page.to_string()).unwrap();
 
-    let output = burnrate(&["import", "--format", "anthropic-usage", path.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "anthropic-usage",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout_lines(&output).len(), 10);
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains(&format!("{}:2: invalid record: invalid uncached_input_tokens", path.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: invalid record: invalid uncached_input_tokens",
+            path.display()
+        )),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 invalid records skipped"), "{stderr}");
 }
 
@@ -217,15 +341,30 @@ fn import_anthropic_reports_bad_result() {
 fn import_snowflake_daily_matches_billed() {
     let file = format!("{DATA}/snowflake/metering_daily_history.csv");
     let output = burnrate(&["import", "--format", "snowflake-metering", &file]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let events = stdout_lines(&output);
     assert_eq!(events.len(), 5);
 
     // Independent sum of CREDITS_BILLED over the raw CSV.
     let mut reader = csv::Reader::from_path(repository_root().join(&file)).unwrap();
-    let position = reader.headers().unwrap().iter().position(|name| name == "CREDITS_BILLED").unwrap();
-    let expected: Decimal = reader.records().map(|row| dec(&row.unwrap()[position])).sum();
-    let imported: Decimal = events.iter().map(|event| dec(event["data"]["quantity"].as_str().unwrap())).sum();
+    let position = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|name| name == "CREDITS_BILLED")
+        .unwrap();
+    let expected: Decimal = reader
+        .records()
+        .map(|row| dec(&row.unwrap()[position]))
+        .sum();
+    let imported: Decimal = events
+        .iter()
+        .map(|event| dec(event["data"]["quantity"].as_str().unwrap()))
+        .sum();
     assert_eq!(imported, expected);
     assert_eq!(imported, dec("63.178456789"));
     assert_eq!(events[0]["subject"], "snowflake");
@@ -237,13 +376,33 @@ fn import_snowflake_reports_bad_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("daily.csv");
     std::fs::write(&path, "SERVICE_TYPE,USAGE_DATE,CREDITS_BILLED\nPIPE,2025-03-03,0\nPIPE,2025-03-04,abc\nPIPE,2025-03-05,1.5\n").unwrap();
-    let output = burnrate(&["import", "--format", "snowflake-metering", path.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "snowflake-metering",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout_lines(&output).len(), 1);
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains(&format!("{}:3: invalid record: invalid CREDITS_BILLED \"abc\"", path.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:3: invalid record: invalid CREDITS_BILLED \"abc\"",
+            path.display()
+        )),
+        "{stderr}"
+    );
 
-    let output = burnrate(&["import", "--format", "snowflake-metering", &format!("{DATA}/focus/focus_sample.csv")]);
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "snowflake-metering",
+        &format!("{DATA}/focus/focus_sample.csv"),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a Snowflake metering export"));
 }
@@ -265,7 +424,11 @@ fn replay_reads_snowflake_metering() {
         out.to_str().unwrap(),
         &format!("{DATA}/snowflake/metering_daily_history.csv"),
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     // 63.178456789 billed credits at 2 USD each in the March 2025 billing period.
     let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
@@ -276,7 +439,12 @@ fn replay_reads_snowflake_metering() {
         .collect();
     // Period aggregates are kept per product (service type): four of them bill credits.
     assert_eq!(period.len(), 4, "{aggregates}");
-    let sum = |field: &str| period.iter().map(|aggregate| dec(aggregate[field].as_str().unwrap())).sum::<Decimal>();
+    let sum = |field: &str| {
+        period
+            .iter()
+            .map(|aggregate| dec(aggregate[field].as_str().unwrap()))
+            .sum::<Decimal>()
+    };
     assert_eq!(sum("quantity"), dec("63.178456789"));
     assert_eq!(sum("cost"), dec("126.356913578"));
     let dead_letters = std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap();

@@ -27,20 +27,34 @@ fn write_config(text: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn kafka_example_is_valid() {
-    let output = burnrate(&["check-config", "--config", "examples/kafka/burnrate.toml"], &[]);
+    let output = burnrate(
+        &["check-config", "--config", "examples/kafka/burnrate.toml"],
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("valid (3 contracts)"), "{stdout}");
 }
 
 #[test]
 fn readme_kafka_block_is_valid() {
     let readme = std::fs::read_to_string(repository_root().join("README.md")).unwrap();
-    let start = readme.find("```toml\n[kafka]").expect("README has a [kafka] example") + "```toml\n".len();
+    let start = readme
+        .find("```toml\n[kafka]")
+        .expect("README has a [kafka] example")
+        + "```toml\n".len();
     let block = &readme[start..start + readme[start..].find("```").unwrap()];
     let (_directory, path) = write_config(block);
     let output = burnrate(&["check-config", "--config", path.to_str().unwrap()], &[]);
-    assert!(output.status.success(), "README [kafka] example rejected: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "README [kafka] example rejected: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -71,7 +85,10 @@ max_spend_series = 0
         "[kafka.properties] \"group.id\" is set by burnrate; set [kafka] group_id instead",
         "[metrics] max_spend_series is 0",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
 }
 
@@ -79,10 +96,20 @@ max_spend_series = 0
 fn environment_variables_override_the_file() {
     let (_directory, path) = write_config("[kafka]\nbrokers = \"\"\n");
     let config = path.to_str().unwrap();
-    let fixed = burnrate(&["check-config", "--config", config], &[("BURNRATE__KAFKA__BROKERS", "kafka:9092")]);
-    assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
+    let fixed = burnrate(
+        &["check-config", "--config", config],
+        &[("BURNRATE__KAFKA__BROKERS", "kafka:9092")],
+    );
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
 
-    let wrong_type = burnrate(&["check-config", "--config", config], &[("BURNRATE__KAFKA__CHECKPOINT_RECORDS", "many")]);
+    let wrong_type = burnrate(
+        &["check-config", "--config", config],
+        &[("BURNRATE__KAFKA__CHECKPOINT_RECORDS", "many")],
+    );
     let stderr = String::from_utf8_lossy(&wrong_type.stderr);
     assert_eq!(wrong_type.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("BURNRATE__ overrides"), "{stderr}");
@@ -91,8 +118,14 @@ fn environment_variables_override_the_file() {
 
 #[test]
 fn run_without_a_kafka_table_names_the_fix() {
-    let output = burnrate(&["run", "--config", "examples/quickstart/burnrate.toml"], &[]);
+    let output = burnrate(
+        &["run", "--config", "examples/quickstart/burnrate.toml"],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("has no [kafka] table; add one with at least brokers"), "{stderr}");
+    assert!(
+        stderr.contains("has no [kafka] table; add one with at least brokers"),
+        "{stderr}"
+    );
 }

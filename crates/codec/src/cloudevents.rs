@@ -95,18 +95,19 @@ pub fn decode_cloudevent(bytes: &[u8]) -> Result<UsageEvent, DecodeError> {
 
     let id = required(raw.id, "id")?;
     let source = required(raw.source, "source")?;
-    let kind = match raw.event_type.as_deref() {
-        Some(USAGE_EVENT_TYPE) => EventKind::Usage,
-        Some(CORRECTION_EVENT_TYPE) => EventKind::Correction,
-        Some(other) => {
-            return Err(DecodeError::Invalid {
+    let kind =
+        match raw.event_type.as_deref() {
+            Some(USAGE_EVENT_TYPE) => EventKind::Usage,
+            Some(CORRECTION_EVENT_TYPE) => EventKind::Correction,
+            Some(other) => return Err(DecodeError::Invalid {
                 field: "type",
                 value: other.to_owned(),
-                problem: format!("unknown event type; use \"{USAGE_EVENT_TYPE}\" or \"{CORRECTION_EVENT_TYPE}\""),
-            })
-        }
-        None => return Err(DecodeError::Missing("type")),
-    };
+                problem: format!(
+                    "unknown event type; use \"{USAGE_EVENT_TYPE}\" or \"{CORRECTION_EVENT_TYPE}\""
+                ),
+            }),
+            None => return Err(DecodeError::Missing("type")),
+        };
     let time_text = required(raw.time, "time")?;
     let time = parse_event_time(&time_text)?;
     let account = required(raw.subject, "subject")?;
@@ -124,7 +125,10 @@ pub fn decode_cloudevent(bytes: &[u8]) -> Result<UsageEvent, DecodeError> {
         account,
         meter,
         quantity,
-        product: data.product.map(Cow::into_owned).filter(|product| !product.is_empty()),
+        product: data
+            .product
+            .map(Cow::into_owned)
+            .filter(|product| !product.is_empty()),
         dimensions: data.dimensions.unwrap_or_default(),
     };
     event.validate()?;
@@ -156,7 +160,9 @@ fn parse_event_time(text: &str) -> Result<DateTime<Utc>, DecodeError> {
         .map_err(|error| DecodeError::Invalid {
             field: "time",
             value: text.to_owned(),
-            problem: format!("{error}; use RFC 3339 with an offset, such as \"2026-05-06T10:00:00Z\""),
+            problem: format!(
+                "{error}; use RFC 3339 with an offset, such as \"2026-05-06T10:00:00Z\""
+            ),
         })
 }
 
@@ -208,7 +214,11 @@ fn describe_json_error(bytes: &[u8]) -> DecodeError {
                 .replace("struct RawEvent", "a CloudEvents JSON object")
                 .replace("struct RawData", "an object with meter and quantity");
             DecodeError::Json {
-                field: if path == "." { "(record)".to_owned() } else { path },
+                field: if path == "." {
+                    "(record)".to_owned()
+                } else {
+                    path
+                },
                 message,
             }
         }
@@ -256,7 +266,10 @@ mod tests {
           "dimensions": {"team": "search", "project": "rag", "user": "u-17"}}}"#;
 
     fn with_quantity(quantity: &str) -> String {
-        EXAMPLE.replace(r#""quantity": "1000""#, &format!(r#""quantity": {quantity}"#))
+        EXAMPLE.replace(
+            r#""quantity": "1000""#,
+            &format!(r#""quantity": {quantity}"#),
+        )
     }
 
     #[test]
@@ -287,7 +300,15 @@ mod tests {
 
     #[test]
     fn non_finite_and_oversized_quantities_are_rejected() {
-        for quantity in [r#""NaN""#, r#""1e400""#, "1e400", r#""abc""#, "true", "null", "123456789012345678901234567890"] {
+        for quantity in [
+            r#""NaN""#,
+            r#""1e400""#,
+            "1e400",
+            r#""abc""#,
+            "true",
+            "null",
+            "123456789012345678901234567890",
+        ] {
             let error = decode_cloudevent(with_quantity(quantity).as_bytes()).unwrap_err();
             let message = error.to_string();
             assert!(
@@ -318,7 +339,10 @@ mod tests {
     fn negative_quantity_needs_a_correction() {
         let negative = with_quantity(r#""-5""#);
         let error = decode_cloudevent(negative.as_bytes()).unwrap_err();
-        assert!(error.to_string().contains("negative quantity -5"), "{error}");
+        assert!(
+            error.to_string().contains("negative quantity -5"),
+            "{error}"
+        );
 
         let correction = negative.replace("burnrate.usage\"", "burnrate.usage.correction\"");
         let event = decode_cloudevent(correction.as_bytes()).unwrap();
@@ -338,7 +362,10 @@ mod tests {
         let record = EXAMPLE.replace("2026-05-06T10:00:00Z", "2026-05-06T10:00:00");
         let error = decode_cloudevent(record.as_bytes()).unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("time \"2026-05-06T10:00:00\""), "{message}");
+        assert!(
+            message.contains("time \"2026-05-06T10:00:00\""),
+            "{message}"
+        );
     }
 
     #[test]
@@ -352,7 +379,10 @@ mod tests {
     fn wrong_json_type_names_the_field() {
         let record = EXAMPLE.replace(r#""team": "search""#, r#""team": 7"#);
         let error = decode_cloudevent(record.as_bytes()).unwrap_err();
-        assert!(error.to_string().contains("data.dimensions.team"), "{error}");
+        assert!(
+            error.to_string().contains("data.dimensions.team"),
+            "{error}"
+        );
 
         let error = decode_cloudevent(b"{not json").unwrap_err();
         assert!(matches!(error, DecodeError::Json { .. }), "{error}");
@@ -363,8 +393,13 @@ mod tests {
         let error = decode_cloudevent(b"\"text\"").unwrap_err().to_string();
         assert!(error.contains("a CloudEvents JSON object"), "{error}");
         let record = EXAMPLE.replace(r#""data": {"meter""#, r#""data": [], "ignored": {"meter""#);
-        let error = decode_cloudevent(record.as_bytes()).unwrap_err().to_string();
-        assert!(error.contains("an object with meter and quantity"), "{error}");
+        let error = decode_cloudevent(record.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("an object with meter and quantity"),
+            "{error}"
+        );
         assert!(!error.contains("Raw"), "{error}");
     }
 
@@ -372,7 +407,10 @@ mod tests {
     fn leap_second_is_last_instant_of_minute() {
         let record = EXAMPLE.replace("2026-05-06T10:00:00Z", "2016-12-31T23:59:60Z");
         let event = decode_cloudevent(record.as_bytes()).unwrap();
-        assert_eq!(event.time.to_rfc3339(), "2016-12-31T23:59:59.999999999+00:00");
+        assert_eq!(
+            event.time.to_rfc3339(),
+            "2016-12-31T23:59:59.999999999+00:00"
+        );
     }
 
     #[test]

@@ -48,7 +48,12 @@ fn events() -> Vec<UsageEvent> {
             kind: EventKind::Usage,
             time: start + Duration::seconds(index as i64 * 8),
             account: format!("account-{}", (index * 7) % ACCOUNTS),
-            meter: if index % 2 == 0 { "input_tokens" } else { "output_tokens" }.to_owned(),
+            meter: if index % 2 == 0 {
+                "input_tokens"
+            } else {
+                "output_tokens"
+            }
+            .to_owned(),
             quantity: Decimal::from(100 + (index % 3000) as i64),
             product: None,
             dimensions: BTreeMap::from([("team".to_owned(), teams[index % 3].to_owned())]),
@@ -62,7 +67,10 @@ fn alerts(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(10);
 
-    for (name, with_alerts) in [("process/without_alert_rules", false), ("process/with_alert_rules", true)] {
+    for (name, with_alerts) in [
+        ("process/without_alert_rules", false),
+        ("process/with_alert_rules", true),
+    ] {
         let table = table(with_alerts);
         let alert_config = AlertConfig {
             anomaly_detection: with_alerts,
@@ -71,7 +79,8 @@ fn alerts(criterion: &mut Criterion) {
         };
         group.bench_function(name, |bencher| {
             bencher.iter(|| {
-                let mut engine = PartitionEngine::with_alerts(ProcessingConfig::default(), alert_config.clone());
+                let mut engine =
+                    PartitionEngine::with_alerts(ProcessingConfig::default(), alert_config.clone());
                 let mut outputs = Vec::new();
                 for (offset, event) in events.iter().enumerate() {
                     engine.process(event.clone(), offset as i64, None, &table, &mut outputs);

@@ -25,7 +25,12 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingM
 use rust_decimal::Decimal;
 
 const ACCOUNTS: usize = 100;
-const METERS: [&str; 4] = ["input_tokens", "output_tokens", "cached_input_tokens", "api_calls"];
+const METERS: [&str; 4] = [
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "api_calls",
+];
 const PRODUCTS: [&str; 2] = ["gpt-4.1", "gpt-4.1-mini"];
 const USERS_PER_ACCOUNT: usize = 8;
 const EVENTS: usize = 100_000;
@@ -68,9 +73,18 @@ fn per_unit(unit_price: Decimal) -> Pricing {
 fn graduated(first_tier_units: i64, unit_price: Decimal) -> Pricing {
     Pricing::Graduated {
         tiers: vec![
-            Tier { up_to: Some(Decimal::from(first_tier_units)), unit_price },
-            Tier { up_to: Some(Decimal::from(first_tier_units * 10)), unit_price: unit_price / Decimal::TWO },
-            Tier { up_to: None, unit_price: unit_price / Decimal::TEN },
+            Tier {
+                up_to: Some(Decimal::from(first_tier_units)),
+                unit_price,
+            },
+            Tier {
+                up_to: Some(Decimal::from(first_tier_units * 10)),
+                unit_price: unit_price / Decimal::TWO,
+            },
+            Tier {
+                up_to: None,
+                unit_price: unit_price / Decimal::TEN,
+            },
         ],
     }
 }
@@ -99,7 +113,11 @@ fn build_table() -> ContractTable {
                     pricing,
                 })
                 .collect();
-            let timezone = if account % 2 == 0 { chrono_tz::Tz::Europe__Berlin } else { chrono_tz::Tz::UTC };
+            let timezone = if account % 2 == 0 {
+                chrono_tz::Tz::Europe__Berlin
+            } else {
+                chrono_tz::Tz::UTC
+            };
             let prepaid = (account % 4 == 0).then(|| Prepaid {
                 amount: Decimal::from(500),
                 starts: effective_from,
@@ -188,7 +206,9 @@ fn encode_lines(events: &[UsageEvent]) -> Vec<u8> {
 }
 
 fn json_records(lines: &[u8]) -> impl Iterator<Item = &[u8]> {
-    lines.split(|byte| *byte == b'\n').filter(|line| !line.is_empty())
+    lines
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
 }
 
 /// Feeds events at offsets 0, 1, 2, ... and closes everything still open. Returns
@@ -209,15 +229,30 @@ fn process_all(
 /// Checks once, outside the timing, that the stream exercises what the bench
 /// claims, and prints its counters.
 fn check_stream(events: &[UsageEvent], lines: &[u8], table: &ContractTable) {
-    let decoded: Vec<UsageEvent> = json_records(lines).map(|record| decode_cloudevent(record).unwrap()).collect();
-    assert!(decoded == events, "CloudEvents round trip changed the events");
+    let decoded: Vec<UsageEvent> = json_records(lines)
+        .map(|record| decode_cloudevent(record).unwrap())
+        .collect();
+    assert!(
+        decoded == events,
+        "CloudEvents round trip changed the events"
+    );
 
-    let (engine, outputs) = process_all(PartitionEngine::new(ProcessingConfig::default()), events.iter().cloned(), table);
+    let (engine, outputs) = process_all(
+        PartitionEngine::new(ProcessingConfig::default()),
+        events.iter().cloned(),
+        table,
+    );
     let counters = engine.counters();
     eprintln!("engine stream: {counters:?}, {} outputs", outputs.len());
     assert_eq!(counters.unrated, 0, "every event should find a price");
-    assert_eq!(counters.dead_lettered, 0, "no event should be behind retention");
-    assert!(counters.duplicates > 0, "the stream should contain duplicates");
+    assert_eq!(
+        counters.dead_lettered, 0,
+        "no event should be behind retention"
+    );
+    assert!(
+        counters.duplicates > 0,
+        "the stream should contain duplicates"
+    );
     assert!(counters.late > 0, "the stream should contain late events");
 }
 
@@ -232,7 +267,12 @@ fn throughput(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("process", |bencher| {
         bencher.iter_batched(
-            || (PartitionEngine::new(ProcessingConfig::default()), events.clone()),
+            || {
+                (
+                    PartitionEngine::new(ProcessingConfig::default()),
+                    events.clone(),
+                )
+            },
             |(engine, events)| process_all(engine, events.into_iter(), &table),
             BatchSize::PerIteration,
         )
@@ -241,7 +281,8 @@ fn throughput(criterion: &mut Criterion) {
         bencher.iter_batched(
             || PartitionEngine::new(ProcessingConfig::default()),
             |engine| {
-                let decoded = json_records(black_box(&lines)).map(|record| decode_cloudevent(record).unwrap());
+                let decoded = json_records(black_box(&lines))
+                    .map(|record| decode_cloudevent(record).unwrap());
                 process_all(engine, decoded, &table)
             },
             BatchSize::PerIteration,
@@ -306,7 +347,10 @@ fn build_million_series() -> PartitionEngine {
     for (offset, event) in events.enumerate() {
         engine.process(event, offset as i64, None, &table, &mut outputs);
     }
-    assert!(outputs.is_empty(), "no window should close while building the state");
+    assert!(
+        outputs.is_empty(),
+        "no window should close while building the state"
+    );
     assert_eq!(engine.state().windows.len(), 2 * SNAPSHOT_SERIES);
     assert_eq!(engine.state().periods.len(), SNAPSHOT_SERIES);
     engine
@@ -333,8 +377,12 @@ impl MillionSeries {
                 snapshot.len(),
                 snapshot.len() as f64 / SNAPSHOT_SERIES as f64
             );
-            let restored = PartitionEngine::restore(ProcessingConfig::default(), &snapshot).unwrap();
-            assert!(restored.state() == self.engine().state(), "restored state differs from the snapshotted one");
+            let restored =
+                PartitionEngine::restore(ProcessingConfig::default(), &snapshot).unwrap();
+            assert!(
+                restored.state() == self.engine().state(),
+                "restored state differs from the snapshotted one"
+            );
             self.snapshot = Some(snapshot);
         }
         self.snapshot.as_deref().unwrap()
@@ -364,7 +412,9 @@ fn snapshot_and_restore(criterion: &mut Criterion) {
         let snapshot = million.snapshot();
         bencher.iter_batched(
             || (),
-            |()| PartitionEngine::restore(ProcessingConfig::default(), black_box(snapshot)).unwrap(),
+            |()| {
+                PartitionEngine::restore(ProcessingConfig::default(), black_box(snapshot)).unwrap()
+            },
             BatchSize::PerIteration,
         )
     });

@@ -128,7 +128,11 @@ fn false_positive_value(preceding: Option<Window>, row: usize, costs: CostMatrix
 }
 
 /// Computes the NAB total of a profile for the rows that `is_detection` selects.
-fn score_detections(corpus: &Corpus, costs: CostMatrix, is_detection: impl Fn(&Row) -> bool) -> Outcome {
+fn score_detections(
+    corpus: &Corpus,
+    costs: CostMatrix,
+    is_detection: impl Fn(&Row) -> bool,
+) -> Outcome {
     let mut earliest: Vec<Option<usize>> = vec![None; corpus.windows.len()];
     let mut false_positive_total = 0.0;
     let mut false_positives = 0;
@@ -141,7 +145,11 @@ fn score_detections(corpus: &Corpus, costs: CostMatrix, is_detection: impl Fn(&R
                     *first = (*first).min(row.index);
                 }
                 RowPlace::Outside(preceding) => {
-                    false_positive_total += false_positive_value(preceding.map(|w| corpus.windows[w]), row.index, costs);
+                    false_positive_total += false_positive_value(
+                        preceding.map(|w| corpus.windows[w]),
+                        row.index,
+                        costs,
+                    );
                     false_positives += 1;
                 }
             }
@@ -159,7 +167,11 @@ fn score_detections(corpus: &Corpus, costs: CostMatrix, is_detection: impl Fn(&R
             None => total -= costs.fn_weight,
         }
     }
-    Outcome { total, detected_windows: detected, false_positives }
+    Outcome {
+        total,
+        detected_windows: detected,
+        false_positives,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,9 +205,12 @@ fn best_threshold(corpus: &Corpus, costs: CostMatrix) -> (f64, f64) {
                 RowPlace::InWindow(window) => {
                     let limits = corpus.windows[window];
                     match earliest[window] {
-                        None => total += costs.fn_weight + true_positive_value(limits, row.index, costs),
+                        None => {
+                            total += costs.fn_weight + true_positive_value(limits, row.index, costs)
+                        }
                         Some(first) if row.index < first => {
-                            total += true_positive_value(limits, row.index, costs) - true_positive_value(limits, first, costs)
+                            total += true_positive_value(limits, row.index, costs)
+                                - true_positive_value(limits, first, costs)
                         }
                         Some(_) => {}
                     }
@@ -203,7 +218,11 @@ fn best_threshold(corpus: &Corpus, costs: CostMatrix) -> (f64, f64) {
                     *first = (*first).min(row.index);
                 }
                 RowPlace::Outside(preceding) => {
-                    total += false_positive_value(preceding.map(|w| corpus.windows[w]), row.index, costs);
+                    total += false_positive_value(
+                        preceding.map(|w| corpus.windows[w]),
+                        row.index,
+                        costs,
+                    );
                 }
             }
             position += 1;
@@ -226,9 +245,14 @@ fn parse_nab_time(text: &str) -> anyhow::Result<NaiveDateTime> {
 
 fn load_corpus(nab_dir: &Path, config: &AnomalyConfig) -> anyhow::Result<Corpus> {
     let windows_path = nab_dir.join("labels/combined_windows.json");
-    let labels: BTreeMap<String, Vec<[String; 2]>> = serde_json::from_reader(File::open(&windows_path)?)?;
+    let labels: BTreeMap<String, Vec<[String; 2]>> =
+        serde_json::from_reader(File::open(&windows_path)?)?;
 
-    let mut corpus = Corpus { files: Vec::new(), windows: Vec::new(), first_window_of_file: Vec::new() };
+    let mut corpus = Corpus {
+        files: Vec::new(),
+        windows: Vec::new(),
+        first_window_of_file: Vec::new(),
+    };
     for (name, limits) in &labels {
         let mut reader = csv::Reader::from_path(nab_dir.join("data").join(name))?;
         let mut timestamps = Vec::new();
@@ -240,8 +264,11 @@ fn load_corpus(nab_dir: &Path, config: &AnomalyConfig) -> anyhow::Result<Corpus>
         }
 
         let mut detector = SpendAnomalyDetector::new(config.clone());
-        let detections: Vec<_> =
-            timestamps.iter().zip(&values).map(|(time, value)| detector.observe(time.and_utc(), *value)).collect();
+        let detections: Vec<_> = timestamps
+            .iter()
+            .zip(&values)
+            .map(|(time, value)| detector.observe(time.and_utc(), *value))
+            .collect();
 
         let probation = probation_rows(timestamps.len());
         let mut file_windows = Vec::new();
@@ -251,7 +278,10 @@ fn load_corpus(nab_dir: &Path, config: &AnomalyConfig) -> anyhow::Result<Corpus>
             let last_row = timestamps.iter().rposition(|time| *time <= end);
             if let (Some(first_row), Some(last_row)) = (first_row, last_row) {
                 if last_row >= first_row && last_row >= probation {
-                    file_windows.push(Window { first_row, last_row });
+                    file_windows.push(Window {
+                        first_row,
+                        last_row,
+                    });
                 }
             }
         }
@@ -268,12 +298,19 @@ fn load_corpus(nab_dir: &Path, config: &AnomalyConfig) -> anyhow::Result<Corpus>
             }
             let place = if index < probation {
                 RowPlace::Probation
-            } else if next_window < file_windows.len() && file_windows[next_window].first_row <= index {
+            } else if next_window < file_windows.len()
+                && file_windows[next_window].first_row <= index
+            {
                 RowPlace::InWindow(window_base + next_window)
             } else {
                 RowPlace::Outside(preceding)
             };
-            rows.push(Row { score: detection.score, alert: detection.anomalous, index, place });
+            rows.push(Row {
+                score: detection.score,
+                alert: detection.anomalous,
+                index,
+                place,
+            });
         }
         corpus.windows.extend(file_windows);
         corpus.files.push((name.clone(), rows));
@@ -290,13 +327,17 @@ fn main() -> anyhow::Result<()> {
         if arg == "--per-file" {
             per_file = true;
         } else if arg == "--config" {
-            let path = args.next().ok_or_else(|| anyhow::anyhow!("--config needs a JSON file"))?;
+            let path = args
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("--config needs a JSON file"))?;
             config = serde_json::from_reader(File::open(&path)?)?;
         } else {
             nab_dir = Some(PathBuf::from(arg));
         }
     }
-    let nab_dir = nab_dir.ok_or_else(|| anyhow::anyhow!("usage: nab_score NAB_DIR [--config ANOMALY.json] [--per-file]"))?;
+    let nab_dir = nab_dir.ok_or_else(|| {
+        anyhow::anyhow!("usage: nab_score NAB_DIR [--config ANOMALY.json] [--per-file]")
+    })?;
     if let Err(problems) = config.validate() {
         anyhow::bail!("invalid anomaly settings: {problems:?}");
     }
@@ -305,9 +346,16 @@ fn main() -> anyhow::Result<()> {
         serde_json::from_reader(File::open(nab_dir.join("config/profiles.json"))?)?;
     let corpus = load_corpus(&nab_dir, &config)?;
     let row_count: usize = corpus.files.iter().map(|(_, rows)| rows.len()).sum();
-    println!("files: {}, rows: {row_count}, scored windows: {}", corpus.files.len(), corpus.windows.len());
+    println!(
+        "files: {}, rows: {row_count}, scored windows: {}",
+        corpus.files.len(),
+        corpus.windows.len()
+    );
 
-    println!("{:<20} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6} {:>5}", "profile", "score", "threshold", "raw", "null", "perfect", "TP/W", "FP");
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6} {:>5}",
+        "profile", "score", "threshold", "raw", "null", "perfect", "TP/W", "FP"
+    );
     for (name, profile) in &profiles {
         let costs = profile.cost_matrix;
         let (threshold, total) = best_threshold(&corpus, costs);
@@ -315,7 +363,11 @@ fn main() -> anyhow::Result<()> {
         let null = score_detections(&corpus, costs, |_| false).total;
         let perfect = perfect_total(&corpus, costs);
         // The incremental sweep and the direct scoring must agree.
-        assert!((outcome.total - total).abs() < 1e-6, "sweep total {total} differs from direct total {}", outcome.total);
+        assert!(
+            (outcome.total - total).abs() < 1e-6,
+            "sweep total {total} differs from direct total {}",
+            outcome.total
+        );
         let normalised = 100.0 * (outcome.total - null) / (perfect - null);
         println!(
             "{name:<20} {normalised:>9.1} {threshold:>9.4} {:>9.3} {null:>9.3} {perfect:>8.3} {:>3}/{:<2} {:>5}",
@@ -333,7 +385,12 @@ fn main() -> anyhow::Result<()> {
         let null = score_detections(&corpus, costs, |_| false).total;
         let perfect = perfect_total(&corpus, costs);
         let normalised = 100.0 * (outcome.total - null) / (perfect - null);
-        println!("{name:<20} {normalised:>9.1}  TP/W {}/{} FP {}", outcome.detected_windows, corpus.windows.len(), outcome.false_positives);
+        println!(
+            "{name:<20} {normalised:>9.1}  TP/W {}/{} FP {}",
+            outcome.detected_windows,
+            corpus.windows.len(),
+            outcome.false_positives
+        );
     }
 
     if per_file {
@@ -341,7 +398,11 @@ fn main() -> anyhow::Result<()> {
         let (threshold, _) = best_threshold(&corpus, costs);
         println!("\nstandard profile per file at threshold {threshold:.4}:");
         for (file_index, (name, rows)) in corpus.files.iter().enumerate() {
-            let windows_end = corpus.first_window_of_file.get(file_index + 1).copied().unwrap_or(corpus.windows.len());
+            let windows_end = corpus
+                .first_window_of_file
+                .get(file_index + 1)
+                .copied()
+                .unwrap_or(corpus.windows.len());
             let windows = windows_end - corpus.first_window_of_file[file_index];
             let mut detected = std::collections::BTreeSet::new();
             let mut false_positives = 0;
@@ -354,7 +415,10 @@ fn main() -> anyhow::Result<()> {
                     RowPlace::Probation => {}
                 }
             }
-            println!("{name:<60} TP/W {}/{windows} FP {false_positives}", detected.len());
+            println!(
+                "{name:<60} TP/W {}/{windows} FP {false_positives}",
+                detected.len()
+            );
         }
     }
     Ok(())

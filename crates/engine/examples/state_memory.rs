@@ -107,7 +107,8 @@ fn series_event(index: usize) -> UsageEvent {
         id: format!("evt-{index:08}"),
         source: "openai".to_owned(),
         kind: EventKind::Usage,
-        time: Utc.with_ymd_and_hms(2026, 5, 6, 10, 0, 0).unwrap() + Duration::microseconds(3_000 * index as i64),
+        time: Utc.with_ymd_and_hms(2026, 5, 6, 10, 0, 0).unwrap()
+            + Duration::microseconds(3_000 * index as i64),
         account: format!("account-{}", index % ACCOUNTS),
         meter: "input_tokens".to_owned(),
         quantity: Decimal::from(1 + index % 5000),
@@ -137,7 +138,10 @@ fn measure_series(series: usize, table: &ContractTable) {
     for index in 0..series {
         engine.process(series_event(index), index as i64, None, table, &mut outputs);
     }
-    assert!(outputs.is_empty(), "no window may close while the state is built");
+    assert!(
+        outputs.is_empty(),
+        "no window may close while the state is built"
+    );
     drop(outputs);
     let with_dirty = live_bytes() - before;
 
@@ -178,7 +182,10 @@ fn measure_series(series: usize, table: &ContractTable) {
     let mut last = copied;
     let mut freed = |label: &str, count: usize, unit: &str| {
         let now = live_bytes();
-        println!("  {label:<31} {:>7.1} bytes per {unit}", per(last - now, count));
+        println!(
+            "  {label:<31} {:>7.1} bytes per {unit}",
+            per(last - now, count)
+        );
         last = now;
     };
     drop(dedup);
@@ -195,7 +202,11 @@ fn measure_series(series: usize, table: &ContractTable) {
     // The rest is held by the engine outside `PartitionState`, such as the pool that
     // shares the strings of series keys.
     let outside_state = clean.saturating_sub(copied - live_bytes());
-    println!("  {:<31} {:>7.1} bytes per series", "engine outside the state:", per(outside_state, series));
+    println!(
+        "  {:<31} {:>7.1} bytes per series",
+        "engine outside the state:",
+        per(outside_state, series)
+    );
 
     let before_restore = live_bytes();
     let restored = PartitionEngine::restore(config, &snapshot).unwrap();
@@ -213,10 +224,17 @@ fn measure_dedup(ids: usize) {
     let before = live_bytes();
     let mut memory = DedupMemory::default();
     for index in 0..ids {
-        memory.insert(fingerprint("openai", &format!("evt-{index:08}")), time, index as u32);
+        memory.insert(
+            fingerprint("openai", &format!("evt-{index:08}")),
+            time,
+            index as u32,
+        );
     }
     let bytes = live_bytes() - before;
-    println!("{ids} dedup ids: {:.1} bytes per id ({bytes} bytes)", per(bytes, ids));
+    println!(
+        "{ids} dedup ids: {:.1} bytes per id ({bytes} bytes)",
+        per(bytes, ids)
+    );
 }
 
 fn main() {

@@ -42,4 +42,6 @@ mod tests;
 
 pub use config::{AnomalyConfig, AnomalyConfigError};
 pub use detector::{Detection, DetectorState, Expectation, SpendAnomalyDetector};
-pub use profile::{HourSlot, SeasonalProfile, SlotCountError, SlotOffset, HOURS_PER_DAY, HOURS_PER_WEEK};
+pub use profile::{
+    HourSlot, SeasonalProfile, SlotCountError, SlotOffset, HOURS_PER_DAY, HOURS_PER_WEEK,
+};

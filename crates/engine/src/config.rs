@@ -88,14 +88,16 @@ impl ProcessingConfig {
         if self.windows.contains(&WindowKind::Period) {
             problems.push(ConfigError {
                 setting: "windows",
-                problem: "\"period\" is always aggregated; list only minute, hour or day".to_owned(),
+                problem: "\"period\" is always aggregated; list only minute, hour or day"
+                    .to_owned(),
             });
         }
         for (index, name) in self.dimensions.iter().enumerate() {
             if name.trim().is_empty() {
                 problems.push(ConfigError {
                     setting: "dimensions",
-                    problem: "contains an empty name; list dimension names such as \"team\"".to_owned(),
+                    problem: "contains an empty name; list dimension names such as \"team\""
+                        .to_owned(),
                 });
             } else if self.dimensions[..index].contains(name) {
                 problems.push(ConfigError {

@@ -41,10 +41,9 @@ fn pack(fingerprint: Fingerprint) -> PackedFingerprint {
 }
 
 fn unpack(packed: &PackedFingerprint) -> Fingerprint {
-    packed
-        .iter()
-        .rev()
-        .fold(0u128, |fingerprint, word| (fingerprint << 32) | u128::from(*word))
+    packed.iter().rev().fold(0u128, |fingerprint, word| {
+        (fingerprint << 32) | u128::from(*word)
+    })
 }
 
 /// Returns event time in whole seconds since the epoch as stored, clamped to the
@@ -178,7 +177,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]

@@ -195,7 +195,11 @@ impl PartitionEngine {
                     watermark.to_rfc3339(),
                     crate::config::format_span(self.config.retention)
                 );
-                outputs.push(EngineOutput::DeadLetter { event, offset, reason });
+                outputs.push(EngineOutput::DeadLetter {
+                    event,
+                    offset,
+                    reason,
+                });
                 return;
             }
         }
@@ -213,7 +217,11 @@ impl PartitionEngine {
                     "duplicate (source, id) ({:?}, {:?}) with content that differs from the event already counted; send changes as type \"burnrate.usage.correction\" with a new id",
                     event.source, event.id
                 );
-                outputs.push(EngineOutput::DeadLetter { event, offset, reason });
+                outputs.push(EngineOutput::DeadLetter {
+                    event,
+                    offset,
+                    reason,
+                });
             }
             return;
         }
@@ -226,7 +234,13 @@ impl PartitionEngine {
                         config: &self.alert_config,
                         track_changes: self.tracking_changes,
                     };
-                    self.state.alerts.on_rated(&context, &event, &charge, &self.state.rating, &mut self.alert_buffer);
+                    self.state.alerts.on_rated(
+                        &context,
+                        &event,
+                        &charge,
+                        &self.state.rating,
+                        &mut self.alert_buffer,
+                    );
                 }
             }
             Err(reason) => {
@@ -235,8 +249,14 @@ impl PartitionEngine {
                     config: &self.alert_config,
                     track_changes: self.tracking_changes,
                 };
-                self.state.alerts.on_unrated(&context, &event, &reason, &mut self.alert_buffer);
-                outputs.push(EngineOutput::Unrated { event, offset, reason });
+                self.state
+                    .alerts
+                    .on_unrated(&context, &event, &reason, &mut self.alert_buffer);
+                outputs.push(EngineOutput::Unrated {
+                    event,
+                    offset,
+                    reason,
+                });
             }
         }
         self.flush_alerts(outputs);
@@ -244,7 +264,11 @@ impl PartitionEngine {
         self.state.dirty.dedup.insert(id);
 
         let previous = self.state.watermark.current;
-        if self.state.watermark.observe(event_time, self.timing.out_of_orderness, arrival) {
+        if self
+            .state
+            .watermark
+            .observe(event_time, self.timing.out_of_orderness, arrival)
+        {
             self.close_passed_windows(previous, outputs);
         }
         self.forget_changes_unless_tracking();
@@ -267,10 +291,11 @@ impl PartitionEngine {
     /// the windows it passes.
     pub fn advance_idle(&mut self, now: DateTime<Utc>, outputs: &mut Vec<EngineOutput>) {
         let previous = self.state.watermark.current;
-        let moved = self
-            .state
-            .watermark
-            .advance_idle(now, self.timing.idle_timeout, self.timing.out_of_orderness);
+        let moved = self.state.watermark.advance_idle(
+            now,
+            self.timing.idle_timeout,
+            self.timing.out_of_orderness,
+        );
         if moved {
             self.close_passed_windows(previous, outputs);
         }
@@ -302,11 +327,23 @@ impl PartitionEngine {
 
     /// Adds a rated event to its windows and period; returns false when it was
     /// dead-lettered instead.
-    fn count_rated(&mut self, event: &UsageEvent, charge: &Charge, offset: i64, outputs: &mut Vec<EngineOutput>) -> bool {
+    fn count_rated(
+        &mut self,
+        event: &UsageEvent,
+        charge: &Charge,
+        offset: i64,
+        outputs: &mut Vec<EngineOutput>,
+    ) -> bool {
         self.mark_rating_dirty(event, charge);
 
         let contract = &charge.contract;
-        let series = SeriesKey::of(event, &contract.id, contract.currency.code(), &self.config.dimensions, &mut self.strings);
+        let series = SeriesKey::of(
+            event,
+            &contract.id,
+            contract.currency.code(),
+            &self.config.dimensions,
+            &mut self.strings,
+        );
         let delta = SpendTotals {
             quantity: event.quantity,
             cost: charge.cost,
@@ -321,14 +358,23 @@ impl PartitionEngine {
             .iter()
             .map(|kind| {
                 let (start, end) = window_bounds(*kind, event.time);
-                WindowId { end, kind: *kind, start }
+                WindowId {
+                    end,
+                    kind: *kind,
+                    start,
+                }
             })
             .collect();
         let period = PeriodId {
             end: charge.period.end,
             start: charge.period.start,
         };
-        let period_before = self.state.periods.get(&period, &series).copied().unwrap_or_default();
+        let period_before = self
+            .state
+            .periods
+            .get(&period, &series)
+            .copied()
+            .unwrap_or_default();
         let fits = period_before.totals.checked_add(&delta).is_some()
             && windows.iter().all(|window| {
                 self.state
@@ -353,7 +399,14 @@ impl PartitionEngine {
         for window in windows {
             if self.is_closed(window.end) {
                 late = true;
-                outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &delta, AggregateKind::Correction));
+                outputs.push(self.aggregate(
+                    &series,
+                    window.kind,
+                    window.start,
+                    window.end,
+                    &delta,
+                    AggregateKind::Correction,
+                ));
                 self.state.counters.corrections += 1;
                 continue;
             }
@@ -366,16 +419,29 @@ impl PartitionEngine {
 
         let period_closed = period_before.final_emitted || self.is_closed(period.end);
         let entry = PeriodEntry {
-            totals: period_before.totals.checked_add(&delta).expect("checked above"),
+            totals: period_before
+                .totals
+                .checked_add(&delta)
+                .expect("checked above"),
             final_emitted: period_closed,
         };
         if period_closed {
             late = true;
-            outputs.push(self.aggregate(&series, WindowKind::Period, period.start, period.end, &delta, AggregateKind::Correction));
+            outputs.push(self.aggregate(
+                &series,
+                WindowKind::Period,
+                period.start,
+                period.end,
+                &delta,
+                AggregateKind::Correction,
+            ));
             self.state.counters.corrections += 1;
         } else {
             let close_at = period.end + self.timing.allowed_lateness;
-            self.next_period_close = Some(self.next_period_close.map_or(close_at, |next| next.min(close_at)));
+            self.next_period_close = Some(
+                self.next_period_close
+                    .map_or(close_at, |next| next.min(close_at)),
+            );
         }
         self.state.periods.insert(period, series.clone(), entry);
         if self.tracking_changes {
@@ -393,7 +459,12 @@ impl PartitionEngine {
             price_key: Arc::clone(&charge.price_key),
             period_start: charge.period.start,
         });
-        if let Some(prepaid) = charge.contract.prepaid.as_ref().filter(|prepaid| prepaid.covers(event.time)) {
+        if let Some(prepaid) = charge
+            .contract
+            .prepaid
+            .as_ref()
+            .filter(|prepaid| prepaid.covers(event.time))
+        {
             self.state.dirty.pools.insert(PoolKey {
                 contract_id: charge.contract.id.as_str().into(),
                 starts: prepaid.starts,
@@ -401,7 +472,11 @@ impl PartitionEngine {
         }
     }
 
-    fn close_passed_windows(&mut self, previous: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
+    fn close_passed_windows(
+        &mut self,
+        previous: Option<DateTime<Utc>>,
+        outputs: &mut Vec<EngineOutput>,
+    ) {
         let Some(watermark) = self.state.watermark.current else {
             return;
         };
@@ -419,7 +494,9 @@ impl PartitionEngine {
                 config: &self.alert_config,
                 track_changes: self.tracking_changes,
             };
-            self.state.alerts.on_watermark(&context, watermark, &mut self.alert_buffer);
+            self.state
+                .alerts
+                .on_watermark(&context, watermark, &mut self.alert_buffer);
             self.flush_alerts(outputs);
             let day = |time: DateTime<Utc>| time.timestamp().div_euclid(86_400);
             let new_day = previous.is_none_or(|previous| day(previous) != day(watermark));
@@ -428,14 +505,27 @@ impl PartitionEngine {
     }
 
     /// Emits and removes windows whose end is at or before `limit` (all when `None`).
-    fn close_windows_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
+    fn close_windows_through(
+        &mut self,
+        limit: Option<DateTime<Utc>>,
+        outputs: &mut Vec<EngineOutput>,
+    ) {
         while let Some(window) = self.state.windows.first_group().copied() {
             if limit.is_some_and(|limit| window.end > limit) {
                 break;
             }
-            let Some((window, members)) = self.state.windows.pop_first_group() else { break };
+            let Some((window, members)) = self.state.windows.pop_first_group() else {
+                break;
+            };
             for (series, totals) in members {
-                outputs.push(self.aggregate(&series, window.kind, window.start, window.end, &totals, AggregateKind::Final));
+                outputs.push(self.aggregate(
+                    &series,
+                    window.kind,
+                    window.start,
+                    window.end,
+                    &totals,
+                    AggregateKind::Final,
+                ));
                 if self.tracking_changes {
                     self.state.dirty.windows.insert((window, series));
                 }
@@ -445,7 +535,11 @@ impl PartitionEngine {
 
     /// Emits the finals of periods whose end is at or before `limit` (all when `None`)
     /// and keeps their totals for late corrections and alerts.
-    fn close_periods_through(&mut self, limit: Option<DateTime<Utc>>, outputs: &mut Vec<EngineOutput>) {
+    fn close_periods_through(
+        &mut self,
+        limit: Option<DateTime<Utc>>,
+        outputs: &mut Vec<EngineOutput>,
+    ) {
         let mut closed: Vec<(PeriodId, SeriesKey, SpendTotals)> = Vec::new();
         for (period, members) in self.state.periods.groups_mut() {
             if limit.is_some_and(|limit| period.end > limit) {
@@ -457,10 +551,21 @@ impl PartitionEngine {
                 pending.push((series.clone(), entry.totals));
             }
             pending.sort_by(|left, right| left.0.cmp(&right.0));
-            closed.extend(pending.into_iter().map(|(series, totals)| (*period, series, totals)));
+            closed.extend(
+                pending
+                    .into_iter()
+                    .map(|(series, totals)| (*period, series, totals)),
+            );
         }
         for (period, series, totals) in closed {
-            outputs.push(self.aggregate(&series, WindowKind::Period, period.start, period.end, &totals, AggregateKind::Final));
+            outputs.push(self.aggregate(
+                &series,
+                WindowKind::Period,
+                period.start,
+                period.end,
+                &totals,
+                AggregateKind::Final,
+            ));
             if self.tracking_changes {
                 self.state.dirty.periods.insert((period, series));
             }
@@ -484,7 +589,11 @@ impl PartitionEngine {
     /// watermark progress (`new_day`), keeping at most a day of expired ids.
     fn trim_memory(&mut self, watermark: DateTime<Utc>, new_day: bool) {
         if new_day {
-            for id in self.state.dedup.evict_before(watermark - self.timing.dedup_horizon) {
+            for id in self
+                .state
+                .dedup
+                .evict_before(watermark - self.timing.dedup_horizon)
+            {
                 self.state.dirty.dedup.insert(id);
             }
         }
@@ -508,7 +617,11 @@ impl PartitionEngine {
         }
         // A billing period lasts at most 31 days and one DST hour, so one that started
         // 32 days before the horizon has ended before it.
-        for key in self.state.rating.forget_periods_before(horizon - Duration::days(32)) {
+        for key in self
+            .state
+            .rating
+            .forget_periods_before(horizon - Duration::days(32))
+        {
             self.state.dirty.rating_periods.insert(key);
         }
     }

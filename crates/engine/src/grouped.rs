@@ -19,14 +19,18 @@ pub struct Grouped<K: Ord, V> {
 
 impl<K: Ord, V> Default for Grouped<K, V> {
     fn default() -> Self {
-        Grouped { groups: BTreeMap::new() }
+        Grouped {
+            groups: BTreeMap::new(),
+        }
     }
 }
 
 impl<K: Ord + Copy, V> Grouped<K, V> {
     /// Returns the value of a series in a group.
     pub fn get(&self, group: &K, series: &SeriesKey) -> Option<&V> {
-        self.groups.get(group).and_then(|members| members.get(series))
+        self.groups
+            .get(group)
+            .and_then(|members| members.get(series))
     }
 
     /// Returns the value of a series in a group, inserting the default first if absent.
@@ -34,7 +38,11 @@ impl<K: Ord + Copy, V> Grouped<K, V> {
     where
         V: Default,
     {
-        self.groups.entry(group).or_default().entry(series.clone()).or_default()
+        self.groups
+            .entry(group)
+            .or_default()
+            .entry(series.clone())
+            .or_default()
     }
 
     /// Sets the value of a series in a group.
@@ -83,9 +91,11 @@ impl<K: Ord + Copy, V> Grouped<K, V> {
 
     /// Returns every (group, series, value).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &SeriesKey, &V)> {
-        self.groups
-            .iter()
-            .flat_map(|(group, members)| members.iter().map(move |(series, value)| (group, series, value)))
+        self.groups.iter().flat_map(|(group, members)| {
+            members
+                .iter()
+                .map(move |(series, value)| (group, series, value))
+        })
     }
 
     /// Returns the number of (group, series) entries.

@@ -52,7 +52,13 @@ pub struct SeriesKey {
 
 impl SeriesKey {
     /// Builds the series of a rated event, keeping only the configured dimensions.
-    pub fn of(event: &UsageEvent, contract_id: &str, currency: &str, dimension_names: &[String], pool: &mut StringPool) -> SeriesKey {
+    pub fn of(
+        event: &UsageEvent,
+        contract_id: &str,
+        currency: &str,
+        dimension_names: &[String],
+        pool: &mut StringPool,
+    ) -> SeriesKey {
         let dimensions = event
             .dimensions
             .iter()

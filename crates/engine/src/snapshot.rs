@@ -19,7 +19,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{AnomalyKey, AnomalyTrack, BudgetKey, BudgetTrack, PoolTrack, PoolTrackKey, UnratedKey, UnratedTrack};
+use crate::alerts::{
+    AnomalyKey, AnomalyTrack, BudgetKey, BudgetTrack, PoolTrack, PoolTrackKey, UnratedKey,
+    UnratedTrack,
+};
 use crate::config::ProcessingConfig;
 use crate::engine::PartitionEngine;
 use crate::series::{SeriesKey, SpendTotals};
@@ -148,18 +151,34 @@ impl PartitionEngine {
     /// Builds the image of the whole state.
     fn full_image(&self) -> StateImage {
         let state = self.state();
-        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = state.dedup.entries().map(|(id, seen)| (id, Some(seen))).collect();
+        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = state
+            .dedup
+            .entries()
+            .map(|(id, seen)| (id, Some(seen)))
+            .collect();
         dedup.sort_unstable();
         let mut rating_periods: Vec<_> = state
             .rating
             .period_quantities()
-            .map(|(key, quantity)| (key.price_key.to_string(), micros(key.period_start), Some(quantity.serialize())))
+            .map(|(key, quantity)| {
+                (
+                    key.price_key.to_string(),
+                    micros(key.period_start),
+                    Some(quantity.serialize()),
+                )
+            })
             .collect();
         rating_periods.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         let mut pools: Vec<_> = state
             .rating
             .pool_charges()
-            .map(|(key, charged)| (key.contract_id.to_string(), micros(key.starts), Some(charged.serialize())))
+            .map(|(key, charged)| {
+                (
+                    key.contract_id.to_string(),
+                    micros(key.starts),
+                    Some(charged.serialize()),
+                )
+            })
             .collect();
         pools.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         let mut table = StringTable::default();
@@ -216,31 +235,62 @@ impl PartitionEngine {
             return None;
         }
 
-        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = dirty.dedup.iter().map(|id| (*id, state.dedup.get(*id))).collect();
+        let mut dedup: Vec<(u128, Option<(i64, u32)>)> = dirty
+            .dedup
+            .iter()
+            .map(|id| (*id, state.dedup.get(*id)))
+            .collect();
         dedup.sort_unstable();
         let rating_periods = dirty
             .rating_periods
             .iter()
             .map(|key| {
-                let quantity = state.rating.recorded_period_quantity(key).map(|quantity| quantity.serialize());
-                (key.price_key.to_string(), micros(key.period_start), quantity)
+                let quantity = state
+                    .rating
+                    .recorded_period_quantity(key)
+                    .map(|quantity| quantity.serialize());
+                (
+                    key.price_key.to_string(),
+                    micros(key.period_start),
+                    quantity,
+                )
             })
             .collect();
         let pools = dirty
             .pools
             .iter()
-            .map(|key| (key.contract_id.to_string(), micros(key.starts), Some(state.rating.pool_charged(key).serialize())))
+            .map(|key| {
+                (
+                    key.contract_id.to_string(),
+                    micros(key.starts),
+                    Some(state.rating.pool_charged(key).serialize()),
+                )
+            })
             .collect();
         let mut table = StringTable::default();
         let windows = dirty
             .windows
             .iter()
-            .map(|key| window_image(&key.0, &key.1, state.windows.get(&key.0, &key.1), &mut table))
+            .map(|key| {
+                window_image(
+                    &key.0,
+                    &key.1,
+                    state.windows.get(&key.0, &key.1),
+                    &mut table,
+                )
+            })
             .collect();
         let periods = dirty
             .periods
             .iter()
-            .map(|key| period_image(&key.0, &key.1, state.periods.get(&key.0, &key.1), &mut table))
+            .map(|key| {
+                period_image(
+                    &key.0,
+                    &key.1,
+                    state.periods.get(&key.0, &key.1),
+                    &mut table,
+                )
+            })
             .collect();
 
         let alerts = &state.alerts;
@@ -262,7 +312,10 @@ impl PartitionEngine {
 
     /// Restores an engine from a snapshot. Its alert rules use the default settings
     /// until [`PartitionEngine::set_alert_config`] sets others.
-    pub fn restore(config: ProcessingConfig, snapshot: &[u8]) -> Result<PartitionEngine, SnapshotError> {
+    pub fn restore(
+        config: ProcessingConfig,
+        snapshot: &[u8],
+    ) -> Result<PartitionEngine, SnapshotError> {
         let image = decode(SNAPSHOT_MAGIC, "snapshot", snapshot)?;
         let mut state = PartitionState::default();
         apply(&mut state, image, "snapshot")?;
@@ -290,7 +343,12 @@ fn encode(magic: &[u8; 4], image: &StateImage) -> Vec<u8> {
 fn decode(magic: &[u8; 4], what: &'static str, bytes: &[u8]) -> Result<StateImage, SnapshotError> {
     let header_matches = bytes.len() >= 5 && &bytes[..4] == magic && bytes[4] == FORMAT_VERSION;
     if !header_matches {
-        let found = bytes.iter().take(5).map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ");
+        let found = bytes
+            .iter()
+            .take(5)
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(SnapshotError::WrongHeader {
             expected: what,
             found: format!("header bytes {found}"),
@@ -299,7 +357,11 @@ fn decode(magic: &[u8; 4], what: &'static str, bytes: &[u8]) -> Result<StateImag
     postcard::from_bytes(&bytes[5..]).map_err(|source| SnapshotError::Corrupt { what, source })
 }
 
-fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> Result<(), SnapshotError> {
+fn apply(
+    state: &mut PartitionState,
+    image: StateImage,
+    what: &'static str,
+) -> Result<(), SnapshotError> {
     let instant = |value: Micros| -> Result<DateTime<Utc>, SnapshotError> {
         DateTime::from_timestamp_micros(value).ok_or_else(|| SnapshotError::OutOfRange {
             what,
@@ -325,14 +387,18 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
             price_key: Arc::from(price_key),
             period_start: instant(start)?,
         };
-        state.rating.restore_period_quantity(key, quantity.map(Decimal::deserialize));
+        state
+            .rating
+            .restore_period_quantity(key, quantity.map(Decimal::deserialize));
     }
     for (contract_id, starts, charged) in image.pools {
         let key = PoolKey {
             contract_id: Arc::from(contract_id),
             starts: instant(starts)?,
         };
-        state.rating.set_pool_charged(key, charged.map(Decimal::deserialize).unwrap_or_default());
+        state
+            .rating
+            .set_pool_charged(key, charged.map(Decimal::deserialize).unwrap_or_default());
     }
 
     apply_tracks(&mut state.alerts.budgets, image.alert_budgets);
@@ -342,10 +408,13 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
 
     let strings: Vec<Arc<str>> = image.strings.into_iter().map(Arc::from).collect();
     let resolve = |index: u32| -> Result<Arc<str>, SnapshotError> {
-        strings.get(index as usize).cloned().ok_or_else(|| SnapshotError::OutOfRange {
-            what,
-            problem: format!("string index {index} beyond a table of {}", strings.len()),
-        })
+        strings
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(|| SnapshotError::OutOfRange {
+                what,
+                problem: format!("string index {index} beyond a table of {}", strings.len()),
+            })
     };
     let series_of = |image: SeriesImage| -> Result<SeriesKey, SnapshotError> {
         Ok(SeriesKey {
@@ -403,7 +472,10 @@ fn apply(state: &mut PartitionState, image: StateImage, what: &'static str) -> R
 }
 
 /// Sets each alert track present in an image and removes each absent one.
-fn apply_tracks<K: Ord, V>(tracks: &mut std::collections::BTreeMap<K, V>, entries: Vec<(K, Option<V>)>) {
+fn apply_tracks<K: Ord, V>(
+    tracks: &mut std::collections::BTreeMap<K, V>,
+    entries: Vec<(K, Option<V>)>,
+) {
     for (key, track) in entries {
         match track {
             Some(track) => tracks.insert(key, track),
@@ -413,13 +485,24 @@ fn apply_tracks<K: Ord, V>(tracks: &mut std::collections::BTreeMap<K, V>, entrie
 }
 
 /// Lists every track of a map as present, for a full image.
-fn all_tracks<K: Clone, V: Clone>(tracks: &std::collections::BTreeMap<K, V>) -> Vec<(K, Option<V>)> {
-    tracks.iter().map(|(key, track)| (key.clone(), Some(track.clone()))).collect()
+fn all_tracks<K: Clone, V: Clone>(
+    tracks: &std::collections::BTreeMap<K, V>,
+) -> Vec<(K, Option<V>)> {
+    tracks
+        .iter()
+        .map(|(key, track)| (key.clone(), Some(track.clone())))
+        .collect()
 }
 
 /// Lists the changed tracks of a map, absent where a track was removed.
-fn changed_tracks<K: Ord + Clone, V: Clone>(tracks: &std::collections::BTreeMap<K, V>, changed: &std::collections::BTreeSet<K>) -> Vec<(K, Option<V>)> {
-    changed.iter().map(|key| (key.clone(), tracks.get(key).cloned())).collect()
+fn changed_tracks<K: Ord + Clone, V: Clone>(
+    tracks: &std::collections::BTreeMap<K, V>,
+    changed: &std::collections::BTreeSet<K>,
+) -> Vec<(K, Option<V>)> {
+    changed
+        .iter()
+        .map(|key| (key.clone(), tracks.get(key).cloned()))
+        .collect()
 }
 
 fn micros(time: DateTime<Utc>) -> Micros {
@@ -441,7 +524,10 @@ fn series_image(series: &SeriesKey, table: &mut StringTable) -> SeriesImage {
         account: table.index_of(&series.account),
         vendor: table.index_of(&series.vendor),
         meter: table.index_of(&series.meter),
-        product: series.product.as_ref().map(|product| table.index_of(product)),
+        product: series
+            .product
+            .as_ref()
+            .map(|product| table.index_of(product)),
         dimensions: series
             .dimensions
             .iter()
@@ -470,7 +556,12 @@ fn totals_from(image: TotalsImage) -> SpendTotals {
     }
 }
 
-fn window_image(window: &WindowId, series: &SeriesKey, totals: Option<&SpendTotals>, table: &mut StringTable) -> WindowImage {
+fn window_image(
+    window: &WindowId,
+    series: &SeriesKey,
+    totals: Option<&SpendTotals>,
+    table: &mut StringTable,
+) -> WindowImage {
     WindowImage {
         kind: window_kind_code(window.kind),
         start: micros(window.start),
@@ -480,7 +571,12 @@ fn window_image(window: &WindowId, series: &SeriesKey, totals: Option<&SpendTota
     }
 }
 
-fn period_image(period: &PeriodId, series: &SeriesKey, entry: Option<&PeriodEntry>, table: &mut StringTable) -> PeriodImage {
+fn period_image(
+    period: &PeriodId,
+    series: &SeriesKey,
+    entry: Option<&PeriodEntry>,
+    table: &mut StringTable,
+) -> PeriodImage {
     PeriodImage {
         start: micros(period.start),
         end: micros(period.end),

@@ -16,7 +16,12 @@ pub struct Watermark {
 
 impl Watermark {
     /// Takes an event time into account; returns whether the watermark moved.
-    pub fn observe(&mut self, event_time: DateTime<Utc>, out_of_orderness: Duration, arrival: Option<DateTime<Utc>>) -> bool {
+    pub fn observe(
+        &mut self,
+        event_time: DateTime<Utc>,
+        out_of_orderness: Duration,
+        arrival: Option<DateTime<Utc>>,
+    ) -> bool {
         if arrival.is_some() {
             self.last_arrival = arrival;
         }
@@ -30,8 +35,14 @@ impl Watermark {
     /// Moves the watermark forward when the partition has had no event for
     /// `idle_timeout` of processing time: event time is assumed to have moved on
     /// with the clock since the last event. Returns whether the watermark moved.
-    pub fn advance_idle(&mut self, now: DateTime<Utc>, idle_timeout: Duration, out_of_orderness: Duration) -> bool {
-        let (Some(last_arrival), Some(max_event_time)) = (self.last_arrival, self.max_event_time) else {
+    pub fn advance_idle(
+        &mut self,
+        now: DateTime<Utc>,
+        idle_timeout: Duration,
+        out_of_orderness: Duration,
+    ) -> bool {
+        let (Some(last_arrival), Some(max_event_time)) = (self.last_arrival, self.max_event_time)
+        else {
             return false;
         };
         let idle_for = now - last_arrival;
@@ -56,7 +67,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -65,7 +78,10 @@ mod tests {
         let bound = Duration::minutes(5);
         assert!(watermark.observe(utc("2026-05-06T10:10:00Z"), bound, None));
         assert_eq!(watermark.current, Some(utc("2026-05-06T10:05:00Z")));
-        assert!(!watermark.observe(utc("2026-05-06T10:00:00Z"), bound, None), "an older event never moves it back");
+        assert!(
+            !watermark.observe(utc("2026-05-06T10:00:00Z"), bound, None),
+            "an older event never moves it back"
+        );
         assert_eq!(watermark.current, Some(utc("2026-05-06T10:05:00Z")));
     }
 
@@ -74,7 +90,11 @@ mod tests {
         let mut watermark = Watermark::default();
         let bound = Duration::minutes(5);
         let idle = Duration::minutes(10);
-        watermark.observe(utc("2026-05-06T10:00:00Z"), bound, Some(utc("2026-05-06T12:00:00Z")));
+        watermark.observe(
+            utc("2026-05-06T10:00:00Z"),
+            bound,
+            Some(utc("2026-05-06T12:00:00Z")),
+        );
         assert!(!watermark.advance_idle(utc("2026-05-06T12:09:59Z"), idle, bound));
         assert!(watermark.advance_idle(utc("2026-05-06T12:10:00Z"), idle, bound));
         assert_eq!(watermark.current, Some(utc("2026-05-06T10:05:00Z")));

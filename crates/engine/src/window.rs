@@ -22,10 +22,13 @@ pub fn window_length(kind: WindowKind) -> Option<Duration> {
 /// Panics when called with [`WindowKind::Period`], which has no fixed length.
 pub fn window_bounds(kind: WindowKind, time: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let length = window_length(kind).expect("billing periods are not tumbling windows");
-    let length_micros = length.num_microseconds().expect("a day fits in microseconds");
+    let length_micros = length
+        .num_microseconds()
+        .expect("a day fits in microseconds");
     let micros = time.timestamp_micros();
     let start_micros = micros.div_euclid(length_micros) * length_micros;
-    let start = DateTime::from_timestamp_micros(start_micros).expect("window start is within chrono's range");
+    let start = DateTime::from_timestamp_micros(start_micros)
+        .expect("window start is within chrono's range");
     (start, start + length)
 }
 
@@ -34,7 +37,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]

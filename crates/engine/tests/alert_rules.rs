@@ -36,7 +36,12 @@ fn alerts(outputs: &[EngineOutput]) -> Vec<&Alert> {
         .collect()
 }
 
-fn feed(engine: &mut PartitionEngine, table: &ContractTable, events: &[UsageEvent], outputs: &mut Vec<EngineOutput>) {
+fn feed(
+    engine: &mut PartitionEngine,
+    table: &ContractTable,
+    events: &[UsageEvent],
+    outputs: &mut Vec<EngineOutput>,
+) {
     for usage in events {
         let offset = engine.state().input_offset.map_or(0, |offset| offset + 1);
         engine.process(usage.clone(), offset, None, table, outputs);
@@ -45,7 +50,10 @@ fn feed(engine: &mut PartitionEngine, table: &ContractTable, events: &[UsageEven
 
 #[test]
 fn threshold_fires_once_per_period() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [100]}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [100]}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let mut outputs = Vec::new();
     let may = utc("2026-05-02T00:00:00Z");
@@ -69,68 +77,150 @@ fn threshold_fires_once_per_period() {
     assert_eq!(fired[0].observed, Some(dec("100")));
     assert_eq!(fired[0].threshold_pct, Some(100));
     assert_eq!(fired[0].at, may + Duration::hours(1));
-    assert_eq!(fired[0].key, "budget_threshold/shop/shop-2026/monthly/2026-05-01T00:00:00Z/100");
+    assert_eq!(
+        fired[0].key,
+        "budget_threshold/shop/shop-2026/monthly/2026-05-01T00:00:00Z/100"
+    );
 
     // A snapshot and restore between periods changes nothing.
     let snapshot = engine.snapshot();
     let mut engine = PartitionEngine::restore(config(), &snapshot).unwrap();
     let mut june_outputs = Vec::new();
-    feed(&mut engine, &table, &[usage("e5", june, "100", "search"), usage("e6", june + Duration::hours(1), "5", "search")], &mut june_outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[
+            usage("e5", june, "100", "search"),
+            usage("e6", june + Duration::hours(1), "5", "search"),
+        ],
+        &mut june_outputs,
+    );
 
     let june_alerts = alerts(&june_outputs);
-    let resolved: Vec<_> = june_alerts.iter().filter(|alert| alert.status == AlertStatus::Resolved).collect();
-    let firing: Vec<_> = june_alerts.iter().filter(|alert| alert.status == AlertStatus::Firing).collect();
-    assert_eq!(resolved.len(), 1, "May's alert resolves when the period rolls over");
+    let resolved: Vec<_> = june_alerts
+        .iter()
+        .filter(|alert| alert.status == AlertStatus::Resolved)
+        .collect();
+    let firing: Vec<_> = june_alerts
+        .iter()
+        .filter(|alert| alert.status == AlertStatus::Firing)
+        .collect();
+    assert_eq!(
+        resolved.len(),
+        1,
+        "May's alert resolves when the period rolls over"
+    );
     assert_eq!(resolved[0].key, fired[0].key);
     assert_eq!(resolved[0].at, utc("2026-06-01T00:00:00Z"));
     assert_eq!(firing.len(), 1);
-    assert_eq!(firing[0].key, "budget_threshold/shop/shop-2026/monthly/2026-06-01T00:00:00Z/100");
+    assert_eq!(
+        firing[0].key,
+        "budget_threshold/shop/shop-2026/monthly/2026-06-01T00:00:00Z/100"
+    );
 }
 
 #[test]
 fn thresholds_escalate_to_new_keys() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [80, 100]}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [80, 100]}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let mut outputs = Vec::new();
     let start = utc("2026-05-02T00:00:00Z");
-    feed(&mut engine, &table, &[usage("e1", start, "85", "search")], &mut outputs);
-    feed(&mut engine, &table, &[usage("e2", start + Duration::minutes(1), "20", "search")], &mut outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[usage("e1", start, "85", "search")],
+        &mut outputs,
+    );
+    feed(
+        &mut engine,
+        &table,
+        &[usage("e2", start + Duration::minutes(1), "20", "search")],
+        &mut outputs,
+    );
 
     let all = alerts(&outputs);
     assert_eq!(all.len(), 3, "{all:#?}");
-    assert_eq!((all[0].threshold_pct, all[0].status, all[0].severity), (Some(80), AlertStatus::Firing, Severity::Warning));
-    assert_eq!((all[1].threshold_pct, all[1].status), (Some(80), AlertStatus::Resolved), "80 % is superseded");
+    assert_eq!(
+        (all[0].threshold_pct, all[0].status, all[0].severity),
+        (Some(80), AlertStatus::Firing, Severity::Warning)
+    );
+    assert_eq!(
+        (all[1].threshold_pct, all[1].status),
+        (Some(80), AlertStatus::Resolved),
+        "80 % is superseded"
+    );
     assert_eq!(all[1].key, all[0].key);
-    assert_eq!((all[2].threshold_pct, all[2].status, all[2].severity), (Some(100), AlertStatus::Firing, Severity::Critical));
+    assert_eq!(
+        (all[2].threshold_pct, all[2].status, all[2].severity),
+        (Some(100), AlertStatus::Firing, Severity::Critical)
+    );
     assert_ne!(all[2].key, all[0].key);
 
     // The watermark passing the period's end resolves the 100 % alert.
     let mut later = Vec::new();
-    feed(&mut engine, &table, &[usage("e3", utc("2026-06-01T03:00:00Z"), "1", "search")], &mut later);
-    let resolved: Vec<_> = alerts(&later).into_iter().filter(|alert| alert.status == AlertStatus::Resolved).collect();
+    feed(
+        &mut engine,
+        &table,
+        &[usage("e3", utc("2026-06-01T03:00:00Z"), "1", "search")],
+        &mut later,
+    );
+    let resolved: Vec<_> = alerts(&later)
+        .into_iter()
+        .filter(|alert| alert.status == AlertStatus::Resolved)
+        .collect();
     assert_eq!(resolved.len(), 1);
     assert_eq!(resolved[0].key, all[2].key);
 }
 
 #[test]
 fn one_event_crossing_two_thresholds_fires_the_higher() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [50, 80]}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [50, 80]}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let mut outputs = Vec::new();
-    feed(&mut engine, &table, &[usage("e1", utc("2026-05-02T00:00:00Z"), "90", "search")], &mut outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[usage("e1", utc("2026-05-02T00:00:00Z"), "90", "search")],
+        &mut outputs,
+    );
     let all = alerts(&outputs);
-    let firing: Vec<_> = all.iter().filter(|alert| alert.status == AlertStatus::Firing).map(|alert| alert.threshold_pct).collect();
+    let firing: Vec<_> = all
+        .iter()
+        .filter(|alert| alert.status == AlertStatus::Firing)
+        .map(|alert| alert.threshold_pct)
+        .collect();
     assert_eq!(firing, vec![Some(50), Some(80)]);
     assert_eq!(all.last().unwrap().threshold_pct, Some(80));
-    assert_eq!(all.last().unwrap().status, AlertStatus::Firing, "only the highest stays firing");
+    assert_eq!(
+        all.last().unwrap().status,
+        AlertStatus::Firing,
+        "only the highest stays firing"
+    );
 }
 
 /// Hourly events at a steady rate that reaches the 100-unit budget on day 20 of May.
-fn steady_month(table: &ContractTable, engine: &mut PartitionEngine, hours: i64) -> Vec<EngineOutput> {
+fn steady_month(
+    table: &ContractTable,
+    engine: &mut PartitionEngine,
+    hours: i64,
+) -> Vec<EngineOutput> {
     let start = utc("2026-05-01T00:00:00Z");
     let per_hour = "0.2083333333"; // 100 / (19 days * 24 hours), rounded
     let events: Vec<UsageEvent> = (0..hours)
-        .map(|hour| usage(&format!("h{hour}"), start + Duration::hours(hour) + Duration::minutes(30), per_hour, "search"))
+        .map(|hour| {
+            usage(
+                &format!("h{hour}"),
+                start + Duration::hours(hour) + Duration::minutes(30),
+                per_hour,
+                "search",
+            )
+        })
         .collect();
     let mut outputs = Vec::new();
     feed(engine, table, &events, &mut outputs);
@@ -139,10 +229,17 @@ fn steady_month(table: &ContractTable, engine: &mut PartitionEngine, hours: i64)
 
 #[test]
 fn forecast_fires_early_but_not_in_first_hours() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "forecast": true}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "forecast": true}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let first_hours = steady_month(&table, &mut engine, 12);
-    assert!(alerts(&first_hours).is_empty(), "no forecast alert in the first 12 hours: {:#?}", alerts(&first_hours));
+    assert!(
+        alerts(&first_hours).is_empty(),
+        "no forecast alert in the first 12 hours: {:#?}",
+        alerts(&first_hours)
+    );
 
     let mut engine = PartitionEngine::new(config());
     let three_days = steady_month(&table, &mut engine, 72);
@@ -150,7 +247,11 @@ fn forecast_fires_early_but_not_in_first_hours() {
     assert_eq!(fired.len(), 1, "{fired:#?}");
     let alert = fired[0];
     assert_eq!(alert.kind, AlertKind::BudgetForecast);
-    assert!(alert.at < utc("2026-05-03T00:00:00Z"), "fires within two days, at {}", alert.at);
+    assert!(
+        alert.at < utc("2026-05-03T00:00:00Z"),
+        "fires within two days, at {}",
+        alert.at
+    );
     assert!(alert.forecast_low.unwrap() > dec("100"));
     // 31 days at 0.2083333333 per hour is about 155.
     let forecast = alert.forecast.unwrap();
@@ -162,7 +263,10 @@ fn forecast_fires_early_but_not_in_first_hours() {
 
 #[test]
 fn forecast_on_last_day_is_close_to_spend() {
-    let table = contract(r#"[{"id": "monthly", "amount": "1000", "forecast": true}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "1000", "forecast": true}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     steady_month(&table, &mut engine, 30 * 24 + 20);
     let track = engine.state().alerts.budgets.values().next().unwrap();
@@ -177,21 +281,44 @@ fn forecast_on_last_day_is_close_to_spend() {
     )
     .unwrap();
     let expected = dec("0.2083333333") * dec("744");
-    assert!((outlook.point - expected).abs() < dec("0.5"), "forecast {} vs {expected}", outlook.point);
-    assert!(outlook.high - outlook.low < dec("5"), "interval {}..{} is narrow on the last day", outlook.low, outlook.high);
+    assert!(
+        (outlook.point - expected).abs() < dec("0.5"),
+        "forecast {} vs {expected}",
+        outlook.point
+    );
+    assert!(
+        outlook.high - outlook.low < dec("5"),
+        "interval {}..{} is narrow on the last day",
+        outlook.low,
+        outlook.high
+    );
 }
 
 #[test]
 fn raised_budget_resolves_forecast() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "forecast": true}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "forecast": true}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let outputs = steady_month(&table, &mut engine, 72);
     assert_eq!(alerts(&outputs).len(), 1);
 
-    let raised = contract(r#"[{"id": "monthly", "amount": "300", "forecast": true}]"#, "");
+    let raised = contract(
+        r#"[{"id": "monthly", "amount": "300", "forecast": true}]"#,
+        "",
+    );
     let mut later = Vec::new();
     let next = utc("2026-05-04T00:30:00Z");
-    feed(&mut engine, &raised, &[usage("r1", next, "0.2", "search"), usage("r2", next + Duration::hours(1), "0.2", "search")], &mut later);
+    feed(
+        &mut engine,
+        &raised,
+        &[
+            usage("r1", next, "0.2", "search"),
+            usage("r2", next + Duration::hours(1), "0.2", "search"),
+        ],
+        &mut later,
+    );
     let resolved = alerts(&later);
     assert_eq!(resolved.len(), 1, "{resolved:#?}");
     assert_eq!(resolved[0].status, AlertStatus::Resolved);
@@ -206,7 +333,16 @@ fn commitment_forecast_names_exhaustion_date() {
     let table = contract("[]", prepaid);
     let mut engine = PartitionEngine::new(config());
     let start = utc("2026-05-01T00:00:00Z");
-    let events: Vec<UsageEvent> = (0..12).map(|hour| usage(&format!("p{hour}"), start + Duration::hours(hour), "10", "search")).collect();
+    let events: Vec<UsageEvent> = (0..12)
+        .map(|hour| {
+            usage(
+                &format!("p{hour}"),
+                start + Duration::hours(hour),
+                "10",
+                "search",
+            )
+        })
+        .collect();
     let mut outputs = Vec::new();
     feed(&mut engine, &table, &events, &mut outputs);
 
@@ -219,12 +355,18 @@ fn commitment_forecast_names_exhaustion_date() {
     assert_eq!(alert.observed, Some(dec("70")));
     let expected = start + Duration::hours(6) + Duration::seconds(286_971);
     assert_eq!(alert.expected_at, Some(expected));
-    assert_eq!(alert.key, "commitment_exhaustion/shop/shop-2026/2026-05-01T00:00:00Z");
+    assert_eq!(
+        alert.key,
+        "commitment_exhaustion/shop/shop-2026/2026-05-01T00:00:00Z"
+    );
 }
 
 #[test]
 fn top_contributors_add_up() {
-    let table = contract(r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [100]}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "100", "thresholds_pct": [100]}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let start = utc("2026-05-02T00:00:00Z");
     let mut outputs = Vec::new();
@@ -239,29 +381,53 @@ fn top_contributors_add_up() {
         &mut outputs,
     );
     let alert = alerts(&outputs)[0];
-    let teams: Vec<_> = alert.top_contributors.iter().filter(|contributor| contributor.dimension == "team").collect();
+    let teams: Vec<_> = alert
+        .top_contributors
+        .iter()
+        .filter(|contributor| contributor.dimension == "team")
+        .collect();
     assert_eq!(teams[0].value, "research", "the largest team comes first");
     assert_eq!(teams[0].cost, dec("45"));
     assert_eq!(teams[0].share, dec("0.45"));
     let team_total: rust_decimal::Decimal = teams.iter().map(|contributor| contributor.cost).sum();
     assert_eq!(team_total, alert.observed.unwrap());
-    let share_total: rust_decimal::Decimal = teams.iter().map(|contributor| contributor.share).sum();
+    let share_total: rust_decimal::Decimal =
+        teams.iter().map(|contributor| contributor.share).sum();
     assert_eq!(share_total, dec("1"));
 }
 
 #[test]
 fn scoped_budget_counts_only_its_team() {
-    let table = contract(r#"[{"id": "search-only", "amount": "50", "thresholds_pct": [100], "scope": {"team": "search"}}]"#, "");
+    let table = contract(
+        r#"[{"id": "search-only", "amount": "50", "thresholds_pct": [100], "scope": {"team": "search"}}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let start = utc("2026-05-02T00:00:00Z");
     let mut outputs = Vec::new();
-    feed(&mut engine, &table, &[usage("e1", start, "60", "research"), usage("e2", start, "49", "search")], &mut outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[
+            usage("e1", start, "60", "research"),
+            usage("e2", start, "49", "search"),
+        ],
+        &mut outputs,
+    );
     assert!(alerts(&outputs).is_empty());
-    feed(&mut engine, &table, &[usage("e3", start, "1", "search")], &mut outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[usage("e3", start, "1", "search")],
+        &mut outputs,
+    );
     let fired = alerts(&outputs);
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].observed, Some(dec("50")));
-    assert_eq!(fired[0].scope.get("team").map(String::as_str), Some("search"));
+    assert_eq!(
+        fired[0].scope.get("team").map(String::as_str),
+        Some("search")
+    );
 }
 
 #[test]
@@ -279,16 +445,38 @@ fn unrated_usage_alerts_once() {
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].kind, AlertKind::UnratedUsage);
     assert_eq!(fired[0].observed, Some(dec("3")));
-    assert_eq!(engine.state().alerts.unrated.values().next().unwrap().quantity, dec("6"));
+    assert_eq!(
+        engine
+            .state()
+            .alerts
+            .unrated
+            .values()
+            .next()
+            .unwrap()
+            .quantity,
+        dec("6")
+    );
 }
 
 #[test]
 fn forecast_rate_starts_at_first_spend() {
     // Spend starts on 20 May at 2 units per hour: 12 days left at that rate is about 576 more.
-    let table = contract(r#"[{"id": "monthly", "amount": "400", "forecast": true}]"#, "");
+    let table = contract(
+        r#"[{"id": "monthly", "amount": "400", "forecast": true}]"#,
+        "",
+    );
     let mut engine = PartitionEngine::new(config());
     let start = utc("2026-05-20T00:30:00Z");
-    let events: Vec<UsageEvent> = (0..48).map(|hour| usage(&format!("f{hour}"), start + Duration::hours(hour), "2", "search")).collect();
+    let events: Vec<UsageEvent> = (0..48)
+        .map(|hour| {
+            usage(
+                &format!("f{hour}"),
+                start + Duration::hours(hour),
+                "2",
+                "search",
+            )
+        })
+        .collect();
     let mut outputs = Vec::new();
     feed(&mut engine, &table, &events, &mut outputs);
     let fired = alerts(&outputs);
@@ -305,7 +493,12 @@ fn used_up_pool_alerts_at_once() {
     let mut engine = PartitionEngine::new(config());
     let at = utc("2026-05-02T10:00:00Z");
     let mut outputs = Vec::new();
-    feed(&mut engine, &table, &[usage("p1", at, "20", "search")], &mut outputs);
+    feed(
+        &mut engine,
+        &table,
+        &[usage("p1", at, "20", "search")],
+        &mut outputs,
+    );
     let fired = alerts(&outputs);
     assert_eq!(fired.len(), 1, "{fired:#?}");
     assert_eq!(fired[0].kind, AlertKind::CommitmentExhaustion);

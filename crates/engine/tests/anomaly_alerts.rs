@@ -29,9 +29,19 @@ fn stream(start: DateTime<Utc>) -> Vec<UsageEvent> {
             (false, false) => 5,
         };
         // The hour 28 days and 10 hours in (a Monday 10:00) spends ten times its usual.
-        let per_hour = if hour == 28 * 24 + 10 { per_hour * 10 } else { per_hour };
+        let per_hour = if hour == 28 * 24 + 10 {
+            per_hour * 10
+        } else {
+            per_hour
+        };
         for half in 0..2 {
-            let mut usage = event(&format!("a{hour}-{half}"), "shop", "2026-01-01T00:00:00Z", "calls", &(per_hour / 2).to_string());
+            let mut usage = event(
+                &format!("a{hour}-{half}"),
+                "shop",
+                "2026-01-01T00:00:00Z",
+                "calls",
+                &(per_hour / 2).to_string(),
+            );
             usage.time = time + Duration::minutes(15 + 30 * half);
             events.push(usage);
         }
@@ -62,21 +72,36 @@ fn spike_fires_within_its_hour_and_resolves() {
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!(alerts[0].status, AlertStatus::Firing);
     assert_eq!(alerts[0].period_start, spike_hour);
-    assert!(alerts[0].at < spike_hour + Duration::hours(1), "fired at {}", alerts[0].at);
+    assert!(
+        alerts[0].at < spike_hour + Duration::hours(1),
+        "fired at {}",
+        alerts[0].at
+    );
     assert!(alerts[0].baseline.unwrap() < alerts[0].observed.unwrap());
     assert_eq!(alerts[1].status, AlertStatus::Resolved);
     assert_eq!(alerts[1].key, alerts[0].key);
-    assert_eq!(alerts[1].at, spike_hour + Duration::hours(2), "the next normal hour resolves it");
+    assert_eq!(
+        alerts[1].at,
+        spike_hour + Duration::hours(2),
+        "the next normal hour resolves it"
+    );
 }
 
 #[test]
 fn weekly_pattern_alone_never_fires() {
     let table = table();
     let start = utc("2026-03-02T00:00:00Z");
-    let events: Vec<UsageEvent> = stream(start).into_iter().filter(|usage| usage.time < start + Duration::hours(28 * 24)).collect();
+    let events: Vec<UsageEvent> = stream(start)
+        .into_iter()
+        .filter(|usage| usage.time < start + Duration::hours(28 * 24))
+        .collect();
     let mut engine = PartitionEngine::new(config());
     let outputs = run(&mut engine, &table, &events);
-    assert!(anomaly_alerts(&outputs).is_empty(), "{:#?}", anomaly_alerts(&outputs));
+    assert!(
+        anomaly_alerts(&outputs).is_empty(),
+        "{:#?}",
+        anomaly_alerts(&outputs)
+    );
 }
 
 #[test]
@@ -93,7 +118,13 @@ fn snapshot_during_stream_keeps_alerts_identical() {
     drop(first);
     let mut restored = PartitionEngine::restore(config(), &snapshot).unwrap();
     for (index, usage) in events[split..].iter().enumerate() {
-        restored.process(usage.clone(), (split + index) as i64, None, &table, &mut outputs);
+        restored.process(
+            usage.clone(),
+            (split + index) as i64,
+            None,
+            &table,
+            &mut outputs,
+        );
     }
     assert_eq!(outputs, expected);
     assert_eq!(anomaly_alerts(&outputs).len(), 2);

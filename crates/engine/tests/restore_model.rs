@@ -34,14 +34,24 @@ struct Scenario {
 /// locally. Meter `images` has no price, so those events are unrated.
 fn scenario() -> impl Strategy<Value = Scenario> {
     let distinct = prop::collection::vec(
-        (0usize..2, 0usize..3, 0i64..(3 * 24 * 60), 1u32..200_000, 0usize..3),
+        (
+            0usize..2,
+            0usize..3,
+            0i64..(3 * 24 * 60),
+            1u32..200_000,
+            0usize..3,
+        ),
         1..80,
     );
     distinct
         .prop_flat_map(|specs| {
             let count = specs.len();
             let picks = prop::collection::vec(0..count, count..count * 2);
-            (Just(specs), picks, prop::collection::vec((0usize..200, any::<bool>(), any::<bool>()), 0..8))
+            (
+                Just(specs),
+                picks,
+                prop::collection::vec((0usize..200, any::<bool>(), any::<bool>()), 0..8),
+            )
         })
         .prop_map(|(specs, picks, checkpoint_specs)| {
             let start: DateTime<Utc> = utc("2026-04-29T00:00:00Z");
@@ -58,7 +68,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         &quantity.to_string(),
                     );
                     usage.time = start + Duration::minutes(*minutes);
-                    usage.dimensions.insert("team".to_owned(), teams[*team].to_owned());
+                    usage
+                        .dimensions
+                        .insert("team".to_owned(), teams[*team].to_owned());
                     usage
                 })
                 .collect();
@@ -77,22 +89,35 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             let checkpoints = checkpoint_specs
                 .into_iter()
                 .map(|(position, full, restart)| {
-                    let kind = if full { Checkpoint::Snapshot } else { Checkpoint::Changelog };
+                    let kind = if full {
+                        Checkpoint::Snapshot
+                    } else {
+                        Checkpoint::Changelog
+                    };
                     (position % (stream.len() + 1), (kind, restart))
                 })
                 .collect();
-            Scenario { events: stream, checkpoints }
+            Scenario {
+                events: stream,
+                checkpoints,
+            }
         })
 }
 
-fn run_uninterrupted(table: &ContractTable, events: &[UsageEvent]) -> (Vec<EngineOutput>, PartitionEngine) {
+fn run_uninterrupted(
+    table: &ContractTable,
+    events: &[UsageEvent],
+) -> (Vec<EngineOutput>, PartitionEngine) {
     let mut engine = PartitionEngine::new(config());
     let mut outputs = run(&mut engine, table, events);
     engine.close_all(&mut outputs);
     (outputs, engine)
 }
 
-fn run_with_restarts(table: &ContractTable, scenario: &Scenario) -> (Vec<EngineOutput>, PartitionEngine) {
+fn run_with_restarts(
+    table: &ContractTable,
+    scenario: &Scenario,
+) -> (Vec<EngineOutput>, PartitionEngine) {
     let mut engine = PartitionEngine::new(config());
     let mut snapshot = engine.snapshot();
     let mut changelog: Vec<Vec<u8>> = Vec::new();
@@ -111,7 +136,9 @@ fn run_with_restarts(table: &ContractTable, scenario: &Scenario) -> (Vec<EngineO
                 drop(engine);
                 engine = PartitionEngine::restore(config(), &snapshot).expect("snapshot restores");
                 for record in &changelog {
-                    engine.apply_changelog_record(record).expect("changelog record applies");
+                    engine
+                        .apply_changelog_record(record)
+                        .expect("changelog record applies");
                 }
             }
         }
@@ -122,33 +149,57 @@ fn run_with_restarts(table: &ContractTable, scenario: &Scenario) -> (Vec<EngineO
 }
 
 /// Period quantity and cost per (account, meter, period start), computed without the engine.
-fn expected_period_totals(table: &ContractTable, events: &[UsageEvent]) -> BTreeMap<(String, String, DateTime<Utc>), (Decimal, Decimal)> {
+fn expected_period_totals(
+    table: &ContractTable,
+    events: &[UsageEvent],
+) -> BTreeMap<(String, String, DateTime<Utc>), (Decimal, Decimal)> {
     let mut seen = HashSet::new();
     let mut quantities: BTreeMap<(String, String, DateTime<Utc>), Decimal> = BTreeMap::new();
     for usage in events {
         if !seen.insert((usage.source.clone(), usage.id.clone())) || usage.meter == "images" {
             continue;
         }
-        let contract = table.contracts().find(|contract| contract.account == usage.account).unwrap();
+        let contract = table
+            .contracts()
+            .find(|contract| contract.account == usage.account)
+            .unwrap();
         let period = contract.billing_period(usage.time);
-        *quantities.entry((usage.account.clone(), usage.meter.clone(), period.start)).or_default() += usage.quantity;
+        *quantities
+            .entry((usage.account.clone(), usage.meter.clone(), period.start))
+            .or_default() += usage.quantity;
     }
     quantities
         .into_iter()
         .map(|((account, meter, start), quantity)| {
-            let contract = table.contracts().find(|contract| contract.account == account).unwrap();
-            let price = contract.prices.iter().find(|price| price.meter == meter).unwrap();
+            let contract = table
+                .contracts()
+                .find(|contract| contract.account == account)
+                .unwrap();
+            let price = contract
+                .prices
+                .iter()
+                .find(|price| price.meter == meter)
+                .unwrap();
             let cost = cumulative_cost(&price.pricing, quantity).unwrap();
             ((account, meter, start), (quantity, cost))
         })
         .collect()
 }
 
-fn engine_period_totals(outputs: &[EngineOutput]) -> BTreeMap<(String, String, DateTime<Utc>), (Decimal, Decimal)> {
+fn engine_period_totals(
+    outputs: &[EngineOutput],
+) -> BTreeMap<(String, String, DateTime<Utc>), (Decimal, Decimal)> {
     let mut totals: BTreeMap<(String, String, DateTime<Utc>), (Decimal, Decimal)> = BTreeMap::new();
-    for aggregate in aggregates(outputs).into_iter().filter(|aggregate| aggregate.window == WindowKind::Period) {
+    for aggregate in aggregates(outputs)
+        .into_iter()
+        .filter(|aggregate| aggregate.window == WindowKind::Period)
+    {
         let entry = totals
-            .entry((aggregate.account.clone(), aggregate.meter.clone(), aggregate.window_start))
+            .entry((
+                aggregate.account.clone(),
+                aggregate.meter.clone(),
+                aggregate.window_start,
+            ))
             .or_default();
         entry.0 += aggregate.quantity;
         entry.1 += aggregate.cost;
@@ -209,7 +260,13 @@ fn first_changelog_record_carries_whole_state() {
     let table = table();
     let events: Vec<UsageEvent> = (0..50)
         .map(|index| {
-            let mut usage = event(&format!("e{index}"), "acme", "2026-05-01T00:00:00Z", "input_tokens", "1000");
+            let mut usage = event(
+                &format!("e{index}"),
+                "acme",
+                "2026-05-01T00:00:00Z",
+                "input_tokens",
+                "1000",
+            );
             usage.time += Duration::minutes(index * 7);
             usage
         })

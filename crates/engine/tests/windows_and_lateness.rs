@@ -14,8 +14,20 @@ fn event_at_window_end_opens_next_window() {
         &mut engine,
         &table,
         &[
-            event("e1", "globex", "2026-05-06T10:59:59Z", "output_tokens", "1000"),
-            event("e2", "globex", "2026-05-06T11:00:00Z", "output_tokens", "2000"),
+            event(
+                "e1",
+                "globex",
+                "2026-05-06T10:59:59Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "e2",
+                "globex",
+                "2026-05-06T11:00:00Z",
+                "output_tokens",
+                "2000",
+            ),
         ],
     );
     engine.close_all(&mut outputs);
@@ -33,12 +45,42 @@ fn event_at_window_end_opens_next_window() {
 fn window_closes_once_watermark_passes_lateness() {
     let table = table();
     let mut engine = PartitionEngine::new(config());
-    let mut outputs = run(&mut engine, &table, &[event("e1", "globex", "2026-05-06T10:30:00Z", "output_tokens", "1000")]);
+    let mut outputs = run(
+        &mut engine,
+        &table,
+        &[event(
+            "e1",
+            "globex",
+            "2026-05-06T10:30:00Z",
+            "output_tokens",
+            "1000",
+        )],
+    );
     // Watermark = 11:10:59 - 1 minute = 11:09:59: the 10:00 window (end 11:00 + 10 min) is still open.
-    outputs.extend(run(&mut engine, &table, &[event("e2", "globex", "2026-05-06T11:10:59Z", "output_tokens", "1")]));
+    outputs.extend(run(
+        &mut engine,
+        &table,
+        &[event(
+            "e2",
+            "globex",
+            "2026-05-06T11:10:59Z",
+            "output_tokens",
+            "1",
+        )],
+    ));
     assert!(of_kind(&outputs, WindowKind::Hour, AggregateKind::Final).is_empty());
     // Watermark = 11:10:00 exactly: it closes.
-    let more = run(&mut engine, &table, &[event("e3", "globex", "2026-05-06T11:11:00Z", "output_tokens", "1")]);
+    let more = run(
+        &mut engine,
+        &table,
+        &[event(
+            "e3",
+            "globex",
+            "2026-05-06T11:11:00Z",
+            "output_tokens",
+            "1",
+        )],
+    );
     let finals = of_kind(&more, WindowKind::Hour, AggregateKind::Final);
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].window_start, utc("2026-05-06T10:00:00Z"));
@@ -53,9 +95,27 @@ fn late_event_yields_one_correction() {
         &mut engine,
         &table,
         &[
-            event("e1", "globex", "2026-05-06T10:30:00Z", "output_tokens", "1000"),
-            event("e2", "globex", "2026-05-06T13:00:00Z", "output_tokens", "1000"),
-            event("late", "globex", "2026-05-06T10:45:00Z", "output_tokens", "500"),
+            event(
+                "e1",
+                "globex",
+                "2026-05-06T10:30:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "e2",
+                "globex",
+                "2026-05-06T13:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "late",
+                "globex",
+                "2026-05-06T10:45:00Z",
+                "output_tokens",
+                "500",
+            ),
         ],
     );
     engine.close_all(&mut outputs);
@@ -68,7 +128,11 @@ fn late_event_yields_one_correction() {
 
     let periods = of_kind(&outputs, WindowKind::Period, AggregateKind::Final);
     assert_eq!(periods.len(), 1);
-    assert_eq!(periods[0].quantity, dec("2500"), "the late event is in the period total");
+    assert_eq!(
+        periods[0].quantity,
+        dec("2500"),
+        "the late event is in the period total"
+    );
     assert_eq!(periods[0].cost, dec("0.02"));
     assert_eq!(engine.counters().late, 1);
     assert_eq!(engine.counters().corrections, 1);
@@ -82,8 +146,20 @@ fn event_older_than_retention_is_dead_lettered() {
         &mut engine,
         &table,
         &[
-            event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000"),
-            event("old", "globex", "2026-03-01T10:00:00Z", "output_tokens", "1000"),
+            event(
+                "e1",
+                "globex",
+                "2026-05-06T10:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "old",
+                "globex",
+                "2026-03-01T10:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
         ],
     );
     let dead: Vec<&String> = outputs
@@ -97,7 +173,11 @@ fn event_older_than_retention_is_dead_lettered() {
         })
         .collect();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].contains("older than the retention horizon"), "{}", dead[0]);
+    assert!(
+        dead[0].contains("older than the retention horizon"),
+        "{}",
+        dead[0]
+    );
     assert!(dead[0].contains("2026-03-01T10:00:00"), "{}", dead[0]);
     assert_eq!(engine.counters().dead_lettered, 1);
     assert_eq!(engine.counters().rated, 1);
@@ -111,9 +191,27 @@ fn late_event_for_previous_period_corrects_it() {
         &mut engine,
         &table,
         &[
-            event("april", "globex", "2026-04-30T23:00:00Z", "output_tokens", "1000"),
-            event("may", "globex", "2026-05-02T00:00:00Z", "output_tokens", "1000"),
-            event("late-april", "globex", "2026-04-30T23:30:00Z", "output_tokens", "3000"),
+            event(
+                "april",
+                "globex",
+                "2026-04-30T23:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "may",
+                "globex",
+                "2026-05-02T00:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "late-april",
+                "globex",
+                "2026-04-30T23:30:00Z",
+                "output_tokens",
+                "3000",
+            ),
         ],
     );
     engine.close_all(&mut outputs);
@@ -134,8 +232,18 @@ fn late_event_for_previous_period_corrects_it() {
 fn duplicates_are_counted_once() {
     let table = table();
     let mut engine = PartitionEngine::new(config());
-    let original = event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000");
-    let mut outputs = run(&mut engine, &table, &[original.clone(), original.clone(), original]);
+    let original = event(
+        "e1",
+        "globex",
+        "2026-05-06T10:00:00Z",
+        "output_tokens",
+        "1000",
+    );
+    let mut outputs = run(
+        &mut engine,
+        &table,
+        &[original.clone(), original.clone(), original],
+    );
     engine.close_all(&mut outputs);
 
     let periods = of_kind(&outputs, WindowKind::Period, AggregateKind::Final);
@@ -149,12 +257,22 @@ fn duplicates_are_counted_once() {
 fn same_id_other_source_counts() {
     let table = table();
     let mut engine = PartitionEngine::new(config());
-    let first = event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000");
+    let first = event(
+        "e1",
+        "globex",
+        "2026-05-06T10:00:00Z",
+        "output_tokens",
+        "1000",
+    );
     let mut other_source = first.clone();
     other_source.source = "anthropic".to_owned();
     run(&mut engine, &table, &[first, other_source]);
     assert_eq!(engine.counters().duplicates, 0);
-    assert_eq!(engine.counters().unrated, 1, "no contract covers vendor anthropic");
+    assert_eq!(
+        engine.counters().unrated,
+        1,
+        "no contract covers vendor anthropic"
+    );
 }
 
 #[test]
@@ -166,18 +284,37 @@ fn berlin_periods_follow_local_midnight_across_dst() {
         &table,
         &[
             // 22:59 UTC on 28 February is still February in Berlin (UTC+1).
-            event("feb", "acme", "2026-02-28T22:59:00Z", "output_tokens", "1000"),
-            event("mar", "acme", "2026-02-28T23:00:00Z", "output_tokens", "1000"),
+            event(
+                "feb",
+                "acme",
+                "2026-02-28T22:59:00Z",
+                "output_tokens",
+                "1000",
+            ),
+            event(
+                "mar",
+                "acme",
+                "2026-02-28T23:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
             // After the March DST change Berlin is UTC+2: 22:00 UTC on 31 March is April.
-            event("apr", "acme", "2026-03-31T22:00:00Z", "output_tokens", "1000"),
+            event(
+                "apr",
+                "acme",
+                "2026-03-31T22:00:00Z",
+                "output_tokens",
+                "1000",
+            ),
         ],
     );
     engine.close_all(&mut outputs);
 
-    let periods: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = of_kind(&outputs, WindowKind::Period, AggregateKind::Final)
-        .iter()
-        .map(|aggregate| (aggregate.window_start, aggregate.window_end))
-        .collect();
+    let periods: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        of_kind(&outputs, WindowKind::Period, AggregateKind::Final)
+            .iter()
+            .map(|aggregate| (aggregate.window_start, aggregate.window_end))
+            .collect();
     assert_eq!(
         periods,
         vec![
@@ -194,12 +331,28 @@ fn idle_partition_closes_windows() {
     let mut engine = PartitionEngine::new(config());
     let mut outputs = Vec::new();
     let arrival = utc("2026-12-04T09:00:00Z");
-    engine.process(event("e1", "globex", "2026-05-06T10:30:00Z", "output_tokens", "1000"), 0, Some(arrival), &table, &mut outputs);
+    engine.process(
+        event(
+            "e1",
+            "globex",
+            "2026-05-06T10:30:00Z",
+            "output_tokens",
+            "1000",
+        ),
+        0,
+        Some(arrival),
+        &table,
+        &mut outputs,
+    );
     engine.advance_idle(arrival + chrono::Duration::minutes(4), &mut outputs);
     assert!(outputs.is_empty(), "not idle before the 5-minute timeout");
     engine.advance_idle(arrival + chrono::Duration::minutes(45), &mut outputs);
     let finals = of_kind(&outputs, WindowKind::Hour, AggregateKind::Final);
-    assert_eq!(finals.len(), 1, "45 idle minutes move event time past 11:10");
+    assert_eq!(
+        finals.len(),
+        1,
+        "45 idle minutes move event time past 11:10"
+    );
 }
 
 #[test]
@@ -211,8 +364,20 @@ fn prepaid_split_reaches_aggregates() {
         &mut engine,
         &table,
         &[
-            event("e1", "acme", "2026-05-06T10:00:00Z", "input_tokens", "600000"),
-            event("e2", "acme", "2026-05-06T10:10:00Z", "input_tokens", "400000"),
+            event(
+                "e1",
+                "acme",
+                "2026-05-06T10:00:00Z",
+                "input_tokens",
+                "600000",
+            ),
+            event(
+                "e2",
+                "acme",
+                "2026-05-06T10:10:00Z",
+                "input_tokens",
+                "400000",
+            ),
         ],
     );
     engine.close_all(&mut outputs);
@@ -221,14 +386,23 @@ fn prepaid_split_reaches_aggregates() {
     assert_eq!(period[0].cost, dec("55"));
     assert_eq!(period[0].prepaid_applied, dec("50"));
     assert_eq!(period[0].billed, dec("5"));
-    assert_eq!(period[0].dimensions.get("team").map(String::as_str), Some("search"));
+    assert_eq!(
+        period[0].dimensions.get("team").map(String::as_str),
+        Some("search")
+    );
 }
 
 #[test]
 fn reused_id_with_other_content_is_dead_lettered() {
     let table = table();
     let mut engine = PartitionEngine::new(config());
-    let original = event("e1", "globex", "2026-05-06T10:00:00Z", "output_tokens", "1000");
+    let original = event(
+        "e1",
+        "globex",
+        "2026-05-06T10:00:00Z",
+        "output_tokens",
+        "1000",
+    );
     let mut changed = original.clone();
     changed.quantity = dec("5000");
     let mut outputs = run(&mut engine, &table, &[original.clone(), changed, original]);
@@ -242,8 +416,20 @@ fn reused_id_with_other_content_is_dead_lettered() {
         })
         .collect();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].contains("differs from the event already counted"), "{}", dead[0]);
-    assert_eq!(engine.counters().duplicates, 1, "the identical repeat is a plain duplicate");
+    assert!(
+        dead[0].contains("differs from the event already counted"),
+        "{}",
+        dead[0]
+    );
+    assert_eq!(
+        engine.counters().duplicates,
+        1,
+        "the identical repeat is a plain duplicate"
+    );
     let periods = of_kind(&outputs, WindowKind::Period, AggregateKind::Final);
-    assert_eq!(periods[0].quantity, dec("1000"), "only the first version is counted");
+    assert_eq!(
+        periods[0].quantity,
+        dec("1000"),
+        "only the first version is counted"
+    );
 }

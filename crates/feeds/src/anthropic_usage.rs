@@ -61,7 +61,11 @@ pub const DEFAULT_WORKSPACE_ACCOUNT: &str = "default";
 
 /// Token meters that must be numbers when present; a string there is an invalid result,
 /// not a grouping field.
-const TOKEN_FIELDS: [&str; 3] = ["uncached_input_tokens", "cache_read_input_tokens", "output_tokens"];
+const TOKEN_FIELDS: [&str; 3] = [
+    "uncached_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+];
 
 /// Reads one or more usage or cost report pages and returns one result per meter of
 /// every usage result and one per cost result.
@@ -76,7 +80,10 @@ pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
         collect_buckets(value, &mut buckets)?;
     }
     Ok(bucket_results(&buckets, |bucket, result, position| {
-        result_events(bucket, result).map_err(|problem| FeedError { row: position, problem })
+        result_events(bucket, result).map_err(|problem| FeedError {
+            row: position,
+            problem,
+        })
     }))
 }
 
@@ -137,7 +144,13 @@ fn result_events(bucket: &Value, result: &Value) -> Result<Vec<UsageEvent>, Stri
     let mut groups: Vec<(&str, &str)> = fields
         .iter()
         .filter(|(name, _)| name.as_str() != "amount")
-        .filter_map(|(name, value)| value.as_str().map(str::trim).filter(|text| !text.is_empty()).map(|text| (name.as_str(), text)))
+        .filter_map(|(name, value)| {
+            value
+                .as_str()
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(|text| (name.as_str(), text))
+        })
         .collect();
     groups.sort();
     if let Some((name, value)) = groups.iter().find(|(name, _)| TOKEN_FIELDS.contains(name)) {
@@ -149,29 +162,51 @@ fn result_events(bucket: &Value, result: &Value) -> Result<Vec<UsageEvent>, Stri
         .filter(|(name, _)| !matches!(*name, "model" | "currency"))
         .map(|(name, value)| (dimension_name(name).to_owned(), (*value).to_owned()))
         .collect();
-    let text = |field: &str| groups.iter().find(|(name, _)| *name == field).map(|(_, value)| *value);
+    let text = |field: &str| {
+        groups
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, value)| *value)
+    };
     let context = ResultContext {
         time: start,
-        id_prefix: format!("{}-{}-{}", start.timestamp(), end.timestamp(), if is_cost { "cost" } else { "usage" }),
-        group_key: groups.iter().map(|(name, value)| format!("-{name}={value}")).collect(),
-        account: text("workspace_id").unwrap_or(DEFAULT_WORKSPACE_ACCOUNT).to_owned(),
+        id_prefix: format!(
+            "{}-{}-{}",
+            start.timestamp(),
+            end.timestamp(),
+            if is_cost { "cost" } else { "usage" }
+        ),
+        group_key: groups
+            .iter()
+            .map(|(name, value)| format!("-{name}={value}"))
+            .collect(),
+        account: text("workspace_id")
+            .unwrap_or(DEFAULT_WORKSPACE_ACCOUNT)
+            .to_owned(),
         product: text("model").map(str::to_owned),
         dimensions,
     };
 
     let events = if is_cost {
-        cost_event(&context, fields, text("currency"))?.into_iter().collect()
+        cost_event(&context, fields, text("currency"))?
+            .into_iter()
+            .collect()
     } else {
         usage_events(&context, fields)?
     };
     for event in &events {
-        event.validate().map_err(|error| format!("{meter}: {error}", meter = event.meter))?;
+        event
+            .validate()
+            .map_err(|error| format!("{meter}: {error}", meter = event.meter))?;
     }
     Ok(events)
 }
 
 /// Builds one event per non-zero meter of a usage result.
-fn usage_events(context: &ResultContext, fields: &Map<String, Value>) -> Result<Vec<UsageEvent>, String> {
+fn usage_events(
+    context: &ResultContext,
+    fields: &Map<String, Value>,
+) -> Result<Vec<UsageEvent>, String> {
     let mut meters: Vec<(String, &Value)> = Vec::new();
     for (name, value) in fields {
         match value {
@@ -187,7 +222,8 @@ fn usage_events(context: &ResultContext, fields: &Map<String, Value>) -> Result<
 
     let mut events = Vec::new();
     for (meter, value) in meters {
-        let quantity = json_decimal(value).ok_or_else(|| format!("invalid {meter} {value}: expected a number"))?;
+        let quantity = json_decimal(value)
+            .ok_or_else(|| format!("invalid {meter} {value}: expected a number"))?;
         if quantity.is_zero() {
             continue;
         }
@@ -197,19 +233,34 @@ fn usage_events(context: &ResultContext, fields: &Map<String, Value>) -> Result<
 }
 
 /// Builds the event of a cost result, or `None` when its amount is zero.
-fn cost_event(context: &ResultContext, fields: &Map<String, Value>, currency: Option<&str>) -> Result<Option<UsageEvent>, String> {
+fn cost_event(
+    context: &ResultContext,
+    fields: &Map<String, Value>,
+    currency: Option<&str>,
+) -> Result<Option<UsageEvent>, String> {
     let amount = &fields["amount"];
-    let cents = json_decimal(amount).ok_or_else(|| format!("invalid amount {amount}: expected a decimal string in cents"))?;
+    let cents = json_decimal(amount)
+        .ok_or_else(|| format!("invalid amount {amount}: expected a decimal string in cents"))?;
     if cents.is_zero() {
         return Ok(None);
     }
-    let dollars = cents_to_dollars(cents).ok_or_else(|| format!("amount {amount} has too many decimal places to convert to dollars"))?;
+    let dollars = cents_to_dollars(cents).ok_or_else(|| {
+        format!("amount {amount} has too many decimal places to convert to dollars")
+    })?;
 
-    let token_type = fields.get("token_type").and_then(Value::as_str).filter(|text| !text.is_empty());
-    let cost_type = fields.get("cost_type").and_then(Value::as_str).filter(|text| !text.is_empty());
+    let token_type = fields
+        .get("token_type")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty());
+    let cost_type = fields
+        .get("cost_type")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty());
     let meter = match (token_type, cost_type) {
         (Some(token_type), _) => {
-            let (parent, child) = token_type.split_once('.').map_or((None, token_type), |(parent, child)| (Some(parent), child));
+            let (parent, child) = token_type
+                .split_once('.')
+                .map_or((None, token_type), |(parent, child)| (Some(parent), child));
             format!("{}_cost", meter_name(parent, child))
         }
         (None, Some(cost_type)) => format!("{cost_type}_cost"),
@@ -224,12 +275,21 @@ fn cost_event(context: &ResultContext, fields: &Map<String, Value>, currency: Op
     Ok(Some(event(context, meter, dollars, dimensions)))
 }
 
-fn event(context: &ResultContext, meter: String, quantity: Decimal, dimensions: BTreeMap<String, String>) -> UsageEvent {
+fn event(
+    context: &ResultContext,
+    meter: String,
+    quantity: Decimal,
+    dimensions: BTreeMap<String, String>,
+) -> UsageEvent {
     UsageEvent {
         id: format!("{}-{meter}{}", context.id_prefix, context.group_key),
         source: VENDOR.to_owned(),
         // Only a correction may be negative, and a negative cost is a credit.
-        kind: if quantity.is_sign_negative() { EventKind::Correction } else { EventKind::Usage },
+        kind: if quantity.is_sign_negative() {
+            EventKind::Correction
+        } else {
+            EventKind::Usage
+        },
         time: context.time,
         account: context.account.clone(),
         meter,

@@ -44,10 +44,23 @@ pub struct TraceRequest {
 ///
 /// `trace_name` (such as `code` or `conv`) prefixes event ids, so that two traces
 /// replayed together do not look like duplicates of each other.
-pub fn read_events<'a>(input: impl Read + 'a, trace_name: &'a str) -> impl Iterator<Item = Result<TraceRequest, FeedError>> + 'a {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+pub fn read_events<'a>(
+    input: impl Read + 'a,
+    trace_name: &'a str,
+) -> impl Iterator<Item = Result<TraceRequest, FeedError>> + 'a {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
     let header_problem = match reader.headers() {
-        Ok(headers) if headers.iter().map(str::trim).eq(["TIMESTAMP", "ContextTokens", "GeneratedTokens"]) => None,
+        Ok(headers)
+            if headers.iter().map(str::trim).eq([
+                "TIMESTAMP",
+                "ContextTokens",
+                "GeneratedTokens",
+            ]) =>
+        {
+            None
+        }
         Ok(headers) => Some(format!(
             "expected the header TIMESTAMP,ContextTokens,GeneratedTokens, found {:?}",
             headers.iter().collect::<Vec<_>>().join(",")
@@ -56,24 +69,36 @@ pub fn read_events<'a>(input: impl Read + 'a, trace_name: &'a str) -> impl Itera
     };
 
     let header_error = header_problem.map(|problem| Err(FeedError { row: 1, problem }));
-    let rows = reader.into_records().enumerate().map(move |(index, record)| {
-        let row = index as u64 + 2;
-        let record = record.map_err(|error| FeedError {
-            row,
-            problem: format!("invalid CSV: {error}"),
-        })?;
-        let events = request_events(&record, index as u64, row, trace_name)?;
-        Ok(TraceRequest { row, events })
-    });
+    let rows = reader
+        .into_records()
+        .enumerate()
+        .map(move |(index, record)| {
+            let row = index as u64 + 2;
+            let record = record.map_err(|error| FeedError {
+                row,
+                problem: format!("invalid CSV: {error}"),
+            })?;
+            let events = request_events(&record, index as u64, row, trace_name)?;
+            Ok(TraceRequest { row, events })
+        });
     header_error.into_iter().chain(rows)
 }
 
-fn request_events(record: &csv::StringRecord, request_index: u64, row: u64, trace_name: &str) -> Result<[UsageEvent; 2], FeedError> {
+fn request_events(
+    record: &csv::StringRecord,
+    request_index: u64,
+    row: u64,
+    trace_name: &str,
+) -> Result<[UsageEvent; 2], FeedError> {
     let field = |position: usize, name: &str| -> Result<&str, FeedError> {
-        record.get(position).map(str::trim).filter(|value| !value.is_empty()).ok_or_else(|| FeedError {
-            row,
-            problem: format!("missing {name}"),
-        })
+        record
+            .get(position)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| FeedError {
+                row,
+                problem: format!("missing {name}"),
+            })
     };
 
     let timestamp = field(0, "TIMESTAMP")?;
@@ -85,10 +110,12 @@ fn request_events(record: &csv::StringRecord, request_index: u64, row: u64, trac
         })?;
     let tokens = |position: usize, name: &str| -> Result<Decimal, FeedError> {
         let text = field(position, name)?;
-        text.parse::<u64>().map(Decimal::from).map_err(|_| FeedError {
-            row,
-            problem: format!("invalid {name} {text:?}: expected a whole number of tokens"),
-        })
+        text.parse::<u64>()
+            .map(Decimal::from)
+            .map_err(|_| FeedError {
+                row,
+                problem: format!("invalid {name} {text:?}: expected a whole number of tokens"),
+            })
     };
     let context_tokens = tokens(1, "ContextTokens")?;
     let generated_tokens = tokens(2, "GeneratedTokens")?;
@@ -110,7 +137,10 @@ fn request_events(record: &csv::StringRecord, request_index: u64, row: u64, trac
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect(),
     };
-    Ok([make("in", "input_tokens", context_tokens), make("out", "output_tokens", generated_tokens)])
+    Ok([
+        make("in", "input_tokens", context_tokens),
+        make("out", "output_tokens", generated_tokens),
+    ])
 }
 
 #[cfg(test)]
@@ -121,7 +151,9 @@ mod tests {
 
     #[test]
     fn each_request_becomes_two_events() {
-        let rows: Vec<_> = read_events(SAMPLE.as_bytes(), "code").collect::<Result<_, _>>().unwrap();
+        let rows: Vec<_> = read_events(SAMPLE.as_bytes(), "code")
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].row, 2);
         let [input, output] = &rows[0].events;
@@ -149,6 +181,10 @@ mod tests {
     #[test]
     fn wrong_header_is_rejected() {
         let rows: Vec<_> = read_events("time,tokens\n1,2\n".as_bytes(), "code").collect();
-        assert!(rows[0].as_ref().unwrap_err().problem.contains("expected the header"));
+        assert!(rows[0]
+            .as_ref()
+            .unwrap_err()
+            .problem
+            .contains("expected the header"));
     }
 }

@@ -57,10 +57,15 @@ pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     let mut bodies = Vec::new();
     if let Some(interactions) = payload.get("http_interactions").and_then(Value::as_array) {
         for (index, interaction) in interactions.iter().enumerate() {
-            let body = interaction.pointer("/response/body/string").and_then(Value::as_str).unwrap_or_default();
+            let body = interaction
+                .pointer("/response/body/string")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let body: Value = serde_json::from_str(body).map_err(|error| FeedError {
                 row: 1,
-                problem: format!("interaction {index} of the cassette has no JSON response body: {error}"),
+                problem: format!(
+                    "interaction {index} of the cassette has no JSON response body: {error}"
+                ),
             })?;
             bodies.push(body);
         }
@@ -76,7 +81,11 @@ pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
     Ok(records)
 }
 
-fn read_body(body: &Value, position: &mut u64, records: &mut Vec<FeedRecord>) -> Result<(), FeedError> {
+fn read_body(
+    body: &Value,
+    position: &mut u64,
+    records: &mut Vec<FeedRecord>,
+) -> Result<(), FeedError> {
     if let Some(rows) = body.get("usage").and_then(Value::as_array) {
         for row in rows {
             *position += 1;
@@ -119,7 +128,10 @@ fn read_body(body: &Value, position: &mut u64, records: &mut Vec<FeedRecord>) ->
 fn push_all(records: &mut Vec<FeedRecord>, position: u64, events: Result<Vec<UsageEvent>, String>) {
     match events {
         Ok(events) => records.extend(events.into_iter().map(Ok)),
-        Err(problem) => records.push(Err(FeedError { row: position, problem })),
+        Err(problem) => records.push(Err(FeedError {
+            row: position,
+            problem,
+        })),
     }
 }
 
@@ -165,17 +177,30 @@ fn make_event(parts: EventParts<'_>) -> Result<Option<UsageEvent>, String> {
     if parts.value.is_null() {
         return Ok(None);
     }
-    let quantity: Decimal =
-        json_decimal(parts.value).ok_or_else(|| format!("invalid value {} of {}: expected a number", parts.value, parts.meter))?;
+    let quantity: Decimal = json_decimal(parts.value).ok_or_else(|| {
+        format!(
+            "invalid value {} of {}: expected a number",
+            parts.value, parts.meter
+        )
+    })?;
     if quantity.is_zero() {
         return Ok(None);
     }
     let mut dimensions = parts.organization.dimensions.clone();
-    dimensions.extend(parts.extra_dimensions.into_iter().map(|(name, value)| (name.to_owned(), value)));
+    dimensions.extend(
+        parts
+            .extra_dimensions
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
     let event = UsageEvent {
         id: parts.id,
         source: VENDOR.to_owned(),
-        kind: if quantity.is_sign_negative() { EventKind::Correction } else { EventKind::Usage },
+        kind: if quantity.is_sign_negative() {
+            EventKind::Correction
+        } else {
+            EventKind::Usage
+        },
         time: parts.time,
         account: parts.organization.account.to_owned(),
         meter: parts.meter.to_owned(),
@@ -192,10 +217,20 @@ fn hourly_usage_events(attributes: &Value) -> Result<Vec<UsageEvent>, String> {
     let time = parse_time(attributes, "timestamp")?;
     let family = json_text(attributes, "product_family");
     let mut events = Vec::new();
-    for measurement in attributes["measurements"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let usage_type = json_text(measurement, "usage_type").ok_or("measurement without usage_type")?;
+    for measurement in attributes["measurements"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let usage_type =
+            json_text(measurement, "usage_type").ok_or("measurement without usage_type")?;
         let parts = EventParts {
-            id: format!("{}-{}-{}-{usage_type}", organization.account, time.timestamp(), family.unwrap_or("")),
+            id: format!(
+                "{}-{}-{}-{usage_type}",
+                organization.account,
+                time.timestamp(),
+                family.unwrap_or("")
+            ),
             time,
             organization: &organization,
             meter: usage_type,
@@ -213,10 +248,19 @@ fn timeseries_events(attributes: &Value) -> Result<Vec<UsageEvent>, String> {
     let family = json_text(attributes, "product_family");
     let usage_type = json_text(attributes, "usage_type").ok_or("timeseries without usage_type")?;
     let mut events = Vec::new();
-    for point in attributes["timeseries"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    for point in attributes["timeseries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let time = parse_time(point, "timestamp")?;
         let parts = EventParts {
-            id: format!("{}-{}-{}-{usage_type}", organization.account, time.timestamp(), family.unwrap_or("")),
+            id: format!(
+                "{}-{}-{}-{usage_type}",
+                organization.account,
+                time.timestamp(),
+                family.unwrap_or("")
+            ),
             time,
             organization: &organization,
             meter: usage_type,
@@ -261,19 +305,27 @@ fn cost_events(item: &Value, attributes: &Value) -> Result<Vec<UsageEvent>, Stri
     let organization = organization(attributes);
     let time = parse_time(attributes, "date")?;
     let cost_kind = json_text(item, "type").unwrap_or("cost");
-    let charges = attributes["charges"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let charges = attributes["charges"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
 
     let has_total = |product: &str| {
-        charges
-            .iter()
-            .any(|charge| json_text(charge, "product_name") == Some(product) && json_text(charge, "charge_type") == Some("total"))
+        charges.iter().any(|charge| {
+            json_text(charge, "product_name") == Some(product)
+                && json_text(charge, "charge_type") == Some("total")
+        })
     };
     let mut seen: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     let mut events = Vec::new();
     for charge in charges {
         let product = json_text(charge, "product_name").ok_or("charge without product_name")?;
         let charge_type = json_text(charge, "charge_type").ok_or("charge without charge_type")?;
-        let counted = if has_total(product) { charge_type == "total" } else { charge_type != "total" };
+        let counted = if has_total(product) {
+            charge_type == "total"
+        } else {
+            charge_type != "total"
+        };
         if !counted {
             continue;
         }
@@ -283,12 +335,19 @@ fn cost_events(item: &Value, attributes: &Value) -> Result<Vec<UsageEvent>, Stri
         let ordinal = seen.entry((product, charge_type)).or_default();
         *ordinal += 1;
         let value = charge.get("cost").unwrap_or(&Value::Null);
-        let mut extra_dimensions = vec![("charge_type", charge_type.to_owned()), ("cost_kind", cost_kind.to_owned())];
+        let mut extra_dimensions = vec![
+            ("charge_type", charge_type.to_owned()),
+            ("cost_kind", cost_kind.to_owned()),
+        ];
         if let Some(amount) = json_decimal(value) {
             extra_dimensions.push(("billed_cost", amount.to_string()));
         }
         let parts = EventParts {
-            id: format!("{}-{}-{cost_kind}-{product}-{charge_type}-{ordinal}", organization.account, time.timestamp()),
+            id: format!(
+                "{}-{}-{cost_kind}-{product}-{charge_type}-{ordinal}",
+                organization.account,
+                time.timestamp()
+            ),
             time,
             organization: &organization,
             meter: COST_METER,

@@ -56,7 +56,12 @@ const AMOUNT_COLUMNS: [&str; 12] = [
 ];
 
 /// Columns every row must have.
-const REQUIRED_COLUMNS: [&str; 4] = ["ChargePeriodStart", "BilledCost", "BillingCurrency", "ProviderName"];
+const REQUIRED_COLUMNS: [&str; 4] = [
+    "ChargePeriodStart",
+    "BilledCost",
+    "BillingCurrency",
+    "ProviderName",
+];
 
 /// The column positions of a FOCUS file, found by name in its header.
 struct Columns {
@@ -76,35 +81,54 @@ impl Columns {
 /// `BilledCost`, `BillingCurrency`, `ProviderName`, and `SubAccountId` or
 /// `BillingAccountId`), because then the file is not a FOCUS export.
 pub fn read_events(input: impl Read) -> Result<impl Iterator<Item = FeedRecord>, FeedError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
     let header = reader.headers().map_err(|error| FeedError {
         row: 1,
         problem: format!("cannot read the CSV header: {error}"),
     })?;
 
     // Spreadsheet exports start with a byte-order mark that is not part of the first name.
-    let names: Vec<String> = header.iter().map(|name| name.trim_start_matches('\u{feff}').trim().to_owned()).collect();
-    let index = names.iter().enumerate().map(|(position, name)| (name.clone(), position)).collect();
+    let names: Vec<String> = header
+        .iter()
+        .map(|name| name.trim_start_matches('\u{feff}').trim().to_owned())
+        .collect();
+    let index = names
+        .iter()
+        .enumerate()
+        .map(|(position, name)| (name.clone(), position))
+        .collect();
     let columns = Columns { names, index };
-    let mut missing: Vec<&str> = REQUIRED_COLUMNS.into_iter().filter(|name| columns.position(name).is_none()).collect();
-    if columns.position("SubAccountId").is_none() && columns.position("BillingAccountId").is_none() {
+    let mut missing: Vec<&str> = REQUIRED_COLUMNS
+        .into_iter()
+        .filter(|name| columns.position(name).is_none())
+        .collect();
+    if columns.position("SubAccountId").is_none() && columns.position("BillingAccountId").is_none()
+    {
         missing.push("SubAccountId or BillingAccountId");
     }
     if !missing.is_empty() {
         return Err(FeedError {
             row: 1,
-            problem: format!("not a FOCUS file: the header has no {} column", missing.join(", ")),
+            problem: format!(
+                "not a FOCUS file: the header has no {} column",
+                missing.join(", ")
+            ),
         });
     }
 
-    Ok(reader.into_records().enumerate().map(move |(index, record)| {
-        let row = index as u64 + 2;
-        let record = record.map_err(|error| FeedError {
-            row,
-            problem: format!("invalid CSV: {error}"),
-        })?;
-        row_event(&columns, &record).map_err(|problem| FeedError { row, problem })
-    }))
+    Ok(reader
+        .into_records()
+        .enumerate()
+        .map(move |(index, record)| {
+            let row = index as u64 + 2;
+            let record = record.map_err(|error| FeedError {
+                row,
+                problem: format!("invalid CSV: {error}"),
+            })?;
+            row_event(&columns, &record).map_err(|problem| FeedError { row, problem })
+        }))
 }
 
 fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent, String> {
@@ -118,7 +142,9 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent
             .map(|text| {
                 Decimal::from_str(text)
                     .or_else(|_| Decimal::from_scientific(text))
-                    .map_err(|_| format!("invalid {name} {text:?}: expected a plain decimal number"))
+                    .map_err(|_| {
+                        format!("invalid {name} {text:?}: expected a plain decimal number")
+                    })
             })
             .transpose()
     };
@@ -128,16 +154,25 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent
     let effective_cost = amount("EffectiveCost")?;
     let currency = required("BillingCurrency")?;
     let provider = required("ProviderName")?;
-    let account = cell("SubAccountId").or_else(|| cell("BillingAccountId")).ok_or("missing SubAccountId and BillingAccountId")?;
+    let account = cell("SubAccountId")
+        .or_else(|| cell("BillingAccountId"))
+        .ok_or("missing SubAccountId and BillingAccountId")?;
     let category = cell("ChargeCategory").unwrap_or("Usage");
 
     let (meter, quantity) = match (amount("ConsumedQuantity")?, amount("PricingQuantity")?) {
-        (Some(quantity), _) => (cell("ConsumedUnit").ok_or("ConsumedQuantity without ConsumedUnit")?, quantity),
-        (None, Some(quantity)) => (cell("PricingUnit").ok_or("PricingQuantity without PricingUnit")?, quantity),
+        (Some(quantity), _) => (
+            cell("ConsumedUnit").ok_or("ConsumedQuantity without ConsumedUnit")?,
+            quantity,
+        ),
+        (None, Some(quantity)) => (
+            cell("PricingUnit").ok_or("PricingQuantity without PricingUnit")?,
+            quantity,
+        ),
         (None, None) => (category, Decimal::ZERO),
     };
-    let is_usage =
-        category.eq_ignore_ascii_case("usage") && !quantity.is_sign_negative() && !billed_cost.is_sign_negative();
+    let is_usage = category.eq_ignore_ascii_case("usage")
+        && !quantity.is_sign_negative()
+        && !billed_cost.is_sign_negative();
 
     let mut dimensions = BTreeMap::new();
     dimensions.insert("billed_cost".to_owned(), billed_cost.to_string());
@@ -161,12 +196,18 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent
     let event = UsageEvent {
         id: row_id(columns, record),
         source: provider.to_lowercase(),
-        kind: if is_usage { EventKind::Usage } else { EventKind::Correction },
+        kind: if is_usage {
+            EventKind::Usage
+        } else {
+            EventKind::Correction
+        },
         time,
         account: account.to_owned(),
         meter: meter.to_owned(),
         quantity,
-        product: cell("ServiceName").or_else(|| cell("SkuId")).map(str::to_owned),
+        product: cell("ServiceName")
+            .or_else(|| cell("SkuId"))
+            .map(str::to_owned),
         dimensions,
     };
     event.validate().map_err(|error| error.to_string())?;
@@ -191,16 +232,27 @@ fn row_id(columns: &Columns, record: &csv::StringRecord) -> String {
         text.push_str(value);
         text.push('\u{1f}');
     }
-    format!("focus-{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    format!(
+        "focus-{:032x}",
+        xxhash_rust::xxh3::xxh3_128(text.as_bytes())
+    )
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| Utc.from_utc_datetime(&naive))
-        .ok_or_else(|| format!("invalid ChargePeriodStart {text:?}: expected 2024-09-18 22:00:00 (UTC) or RFC 3339"))
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .map(|naive| Utc.from_utc_datetime(&naive))
+    .ok_or_else(|| {
+        format!(
+            "invalid ChargePeriodStart {text:?}: expected 2024-09-18 22:00:00 (UTC) or RFC 3339"
+        )
+    })
 }

@@ -42,12 +42,18 @@ pub(crate) fn json_decimal(value: &Value) -> Option<Decimal> {
         Value::String(text) => text.trim().to_owned(),
         _ => return None,
     };
-    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok()
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .ok()
 }
 
 /// Returns the text of a JSON string field, or `None` when it is missing, null or empty.
 pub(crate) fn json_text<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    object.get(field).and_then(Value::as_str).map(str::trim).filter(|text| !text.is_empty())
+    object
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
 }
 
 /// Parses a whole JSON payload, or explains why the file is not one.
@@ -59,7 +65,10 @@ pub(crate) fn parse_payload(input: impl std::io::Read, expected: &str) -> Result
 }
 
 /// Reads JSON values one after another: one document, or JSON lines.
-pub(crate) fn read_json_values(input: impl std::io::Read, expected: &str) -> Result<Vec<Value>, FeedError> {
+pub(crate) fn read_json_values(
+    input: impl std::io::Read,
+    expected: &str,
+) -> Result<Vec<Value>, FeedError> {
     serde_json::Deserializer::from_reader(input)
         .into_iter::<Value>()
         .map(|value| {
@@ -80,7 +89,11 @@ pub(crate) fn bucket_results(
     let mut records = Vec::new();
     let mut position = 0u64;
     for bucket in buckets {
-        let results = bucket.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let results = bucket
+            .get("results")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for result in results {
             position += 1;
             match events_of(bucket, result, position) {

@@ -93,9 +93,19 @@ fn describe(value: &Value) -> String {
 }
 
 /// Turns one bucket result into its events, one per non-zero meter.
-fn result_events(bucket: &Value, result: &Value, position: u64) -> Result<Vec<UsageEvent>, FeedError> {
-    let fail = |problem: String| FeedError { row: position, problem };
-    let object = result.get("object").and_then(Value::as_str).unwrap_or_default();
+fn result_events(
+    bucket: &Value,
+    result: &Value,
+    position: u64,
+) -> Result<Vec<UsageEvent>, FeedError> {
+    let fail = |problem: String| FeedError {
+        row: position,
+        problem,
+    };
+    let object = result
+        .get("object")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let usage_kind = object
         .strip_prefix("organization.usage.")
         .and_then(|rest| rest.strip_suffix(".result"))
@@ -106,7 +116,9 @@ fn result_events(bucket: &Value, result: &Value, position: u64) -> Result<Vec<Us
         })?;
     let start = bucket_time(bucket, "start_time").map_err(&fail)?;
     let end = bucket_time(bucket, "end_time").map_err(&fail)?;
-    let fields = result.as_object().ok_or_else(|| fail("result is not a JSON object".to_owned()))?;
+    let fields = result
+        .as_object()
+        .ok_or_else(|| fail("result is not a JSON object".to_owned()))?;
 
     // Grouping fields are the strings and booleans: they name the slice the meters count.
     let mut groups: Vec<(&str, String)> = fields
@@ -119,7 +131,10 @@ fn result_events(bucket: &Value, result: &Value, position: u64) -> Result<Vec<Us
         })
         .collect();
     groups.sort();
-    let group_key: String = groups.iter().map(|(name, value)| format!("-{name}={value}")).collect();
+    let group_key: String = groups
+        .iter()
+        .map(|(name, value)| format!("-{name}={value}"))
+        .collect();
 
     let mut dimensions: std::collections::BTreeMap<String, String> = groups
         .iter()
@@ -127,21 +142,36 @@ fn result_events(bucket: &Value, result: &Value, position: u64) -> Result<Vec<Us
         .map(|(name, value)| (dimension_name(name).to_owned(), value.clone()))
         .collect();
     dimensions.insert("usage_kind".to_owned(), usage_kind.to_owned());
-    let account = fields.get("project_id").and_then(Value::as_str).filter(|project| !project.is_empty());
-    let product = fields.get("model").and_then(Value::as_str).filter(|model| !model.is_empty());
+    let account = fields
+        .get("project_id")
+        .and_then(Value::as_str)
+        .filter(|project| !project.is_empty());
+    let product = fields
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|model| !model.is_empty());
 
     let mut events = Vec::new();
     for (name, value) in fields {
         if !value.is_number() {
             continue;
         }
-        let quantity = json_decimal(value).ok_or_else(|| fail(format!("invalid {name} {value}: expected a number")))?;
+        let quantity = json_decimal(value)
+            .ok_or_else(|| fail(format!("invalid {name} {value}: expected a number")))?;
         if quantity.is_zero() {
             continue;
         }
-        let meter = if name == "num_model_requests" { "requests" } else { name.as_str() };
+        let meter = if name == "num_model_requests" {
+            "requests"
+        } else {
+            name.as_str()
+        };
         events.push(UsageEvent {
-            id: format!("{}-{}-{usage_kind}-{meter}{group_key}", start.timestamp(), end.timestamp()),
+            id: format!(
+                "{}-{}-{usage_kind}-{meter}{group_key}",
+                start.timestamp(),
+                end.timestamp()
+            ),
             source: VENDOR.to_owned(),
             kind: EventKind::Usage,
             time: start,
@@ -153,7 +183,9 @@ fn result_events(bucket: &Value, result: &Value, position: u64) -> Result<Vec<Us
         });
     }
     for event in &events {
-        event.validate().map_err(|error| fail(format!("{meter}: {error}", meter = event.meter)))?;
+        event
+            .validate()
+            .map_err(|error| fail(format!("{meter}: {error}", meter = event.meter)))?;
     }
     Ok(events)
 }
@@ -172,5 +204,6 @@ fn bucket_time(bucket: &Value, field: &str) -> Result<chrono::DateTime<chrono::U
         .get(field)
         .and_then(Value::as_i64)
         .ok_or_else(|| format!("bucket has no {field}; expected Unix seconds"))?;
-    DateTime::from_timestamp(seconds, 0).ok_or_else(|| format!("bucket {field} {seconds} is out of range"))
+    DateTime::from_timestamp(seconds, 0)
+        .ok_or_else(|| format!("bucket {field} {seconds} is out of range"))
 }

@@ -86,7 +86,9 @@ struct Columns {
 /// Fails when the header cannot be read or is neither view's: it needs `SERVICE_TYPE`,
 /// and `USAGE_DATE` with `CREDITS_BILLED` or `START_TIME` with `CREDITS_USED`.
 pub fn read_events(input: impl Read) -> Result<impl Iterator<Item = (u64, FeedRecord)>, FeedError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
     let header = reader.headers().map_err(|error| FeedError {
         row: 1,
         problem: format!("cannot read the CSV header: {error}"),
@@ -96,7 +98,14 @@ pub fn read_events(input: impl Read) -> Result<impl Iterator<Item = (u64, FeedRe
     let index: BTreeMap<String, usize> = header
         .iter()
         .enumerate()
-        .map(|(position, name)| (name.trim_start_matches('\u{feff}').trim().to_ascii_uppercase(), position))
+        .map(|(position, name)| {
+            (
+                name.trim_start_matches('\u{feff}')
+                    .trim()
+                    .to_ascii_uppercase(),
+                position,
+            )
+        })
         .collect();
     let has = |name: &str| index.contains_key(name);
     let view = if has("USAGE_DATE") && has("CREDITS_BILLED") {
@@ -112,27 +121,34 @@ pub fn read_events(input: impl Read) -> Result<impl Iterator<Item = (u64, FeedRe
     if !has("SERVICE_TYPE") {
         return Err(FeedError {
             row: 1,
-            problem: "not a Snowflake metering export: the header has no SERVICE_TYPE column".to_owned(),
+            problem: "not a Snowflake metering export: the header has no SERVICE_TYPE column"
+                .to_owned(),
         });
     }
     let columns = Columns { view, index };
 
-    Ok(reader.into_records().enumerate().filter_map(move |(index, record)| {
-        let row = index as u64 + 2;
-        let event = match record {
-            Ok(record) => row_event(&columns, &record),
-            Err(error) => Err(format!("invalid CSV: {error}")),
-        };
-        let record = event.map_err(|problem| FeedError { row, problem }).transpose()?;
-        Some((row, record))
-    }))
+    Ok(reader
+        .into_records()
+        .enumerate()
+        .filter_map(move |(index, record)| {
+            let row = index as u64 + 2;
+            let event = match record {
+                Ok(record) => row_event(&columns, &record),
+                Err(error) => Err(format!("invalid CSV: {error}")),
+            };
+            let record = event
+                .map_err(|problem| FeedError { row, problem })
+                .transpose()?;
+            Some((row, record))
+        }))
 }
 
 /// Turns one row into its event, or `None` when it has zero credits.
 fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<Option<UsageEvent>, String> {
     let cell = |name: &str| -> Option<&str> {
         let value = record.get(*columns.index.get(name)?)?.trim();
-        (!value.is_empty() && !value.eq_ignore_ascii_case("NULL") && value != "\\N").then_some(value)
+        (!value.is_empty() && !value.eq_ignore_ascii_case("NULL") && value != "\\N")
+            .then_some(value)
     };
     let required = |name: &str| cell(name).ok_or_else(|| format!("missing {name}"));
     let amount = |name: &str| -> Result<Option<Decimal>, String> {
@@ -157,18 +173,27 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<Option<Usa
     let (id, time, quantity) = match columns.view {
         View::Daily => {
             let date_text = required("USAGE_DATE")?;
-            let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
-                .map_err(|error| format!("invalid USAGE_DATE {date_text:?}: {error}; expected YYYY-MM-DD"))?;
+            let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d").map_err(|error| {
+                format!("invalid USAGE_DATE {date_text:?}: {error}; expected YYYY-MM-DD")
+            })?;
             let quantity = amount("CREDITS_BILLED")?.ok_or("missing CREDITS_BILLED")?;
             let time = Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN));
-            (format!("daily-{account}-{service_type}-{date}"), time, quantity)
+            (
+                format!("daily-{account}-{service_type}-{date}"),
+                time,
+                quantity,
+            )
         }
         View::Hourly => {
             let time = parse_time(required("START_TIME")?)?;
             let quantity = amount("CREDITS_USED")?.ok_or("missing CREDITS_USED")?;
             let entity_id = cell("ENTITY_ID").unwrap_or_default();
             let name = cell("NAME").unwrap_or_default();
-            for (dimension, column) in [("entity_id", "ENTITY_ID"), ("entity_type", "ENTITY_TYPE"), ("entity_name", "NAME")] {
+            for (dimension, column) in [
+                ("entity_id", "ENTITY_ID"),
+                ("entity_type", "ENTITY_TYPE"),
+                ("entity_name", "NAME"),
+            ] {
                 if let Some(value) = cell(column) {
                     dimensions.insert(dimension.to_owned(), value.to_owned());
                 }
@@ -176,7 +201,14 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<Option<Usa
             if service_type.starts_with("WAREHOUSE_METERING") && !name.is_empty() {
                 dimensions.insert("warehouse".to_owned(), name.to_owned());
             }
-            (format!("hourly-{account}-{service_type}-{entity_id}-{name}-{}", time.timestamp()), time, quantity)
+            (
+                format!(
+                    "hourly-{account}-{service_type}-{entity_id}-{name}-{}",
+                    time.timestamp()
+                ),
+                time,
+                quantity,
+            )
         }
     };
     if quantity.is_zero() {
@@ -186,7 +218,11 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<Option<Usa
     let event = UsageEvent {
         id,
         source: VENDOR.to_owned(),
-        kind: if quantity.is_sign_negative() { EventKind::Correction } else { EventKind::Usage },
+        kind: if quantity.is_sign_negative() {
+            EventKind::Correction
+        } else {
+            EventKind::Usage
+        },
         time,
         account: account.to_owned(),
         meter: CREDITS_METER.to_owned(),
@@ -211,5 +247,9 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
         .map(|naive| Utc.from_utc_datetime(&naive))
-        .ok_or_else(|| format!("invalid START_TIME {text:?}: expected 2025-03-04 05:00:00.000 -0800 or RFC 3339"))
+        .ok_or_else(|| {
+            format!(
+                "invalid START_TIME {text:?}: expected 2025-03-04 05:00:00.000 -0800 or RFC 3339"
+            )
+        })
 }

@@ -54,7 +54,10 @@ pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
         match record_event(record, position) {
             Ok(Some(event)) => events.push(Ok(event)),
             Ok(None) => {}
-            Err(problem) => events.push(Err(FeedError { row: position, problem })),
+            Err(problem) => events.push(Err(FeedError {
+                row: position,
+                problem,
+            })),
         }
     }
     Ok(events)
@@ -62,27 +65,40 @@ pub fn read_events(input: impl Read) -> Result<Vec<FeedRecord>, FeedError> {
 
 /// Turns one usage record into its event, or `None` when it has neither usage nor price.
 fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, String> {
-    let required = |field: &str| json_text(record, field).ok_or_else(|| format!("usage record {position} has no {field}"));
+    let required = |field: &str| {
+        json_text(record, field).ok_or_else(|| format!("usage record {position} has no {field}"))
+    };
     let account_sid = required("account_sid")?;
     let category = required("category")?;
     let start_date = required("start_date")?;
     let end_date = required("end_date")?;
-    let usage_text = record.get("usage").ok_or_else(|| format!("usage record {position} has no usage"))?;
-    let usage = json_decimal(usage_text).ok_or_else(|| format!("invalid usage {usage_text}: expected a decimal number"))?;
+    let usage_text = record
+        .get("usage")
+        .ok_or_else(|| format!("usage record {position} has no usage"))?;
+    let usage = json_decimal(usage_text)
+        .ok_or_else(|| format!("invalid usage {usage_text}: expected a decimal number"))?;
     let price = match record.get("price") {
         None | Some(Value::Null) => None,
-        Some(price) => Some(json_decimal(price).ok_or_else(|| format!("invalid price {price}: expected a decimal number"))?),
+        Some(price) => Some(
+            json_decimal(price)
+                .ok_or_else(|| format!("invalid price {price}: expected a decimal number"))?,
+        ),
     };
     if usage.is_zero() && price.is_none_or(|price| price.is_zero()) {
         return Ok(None);
     }
 
-    let date = NaiveDate::parse_from_str(start_date, "%Y-%m-%d")
-        .map_err(|error| format!("invalid start_date {start_date:?}: {error}; expected YYYY-MM-DD"))?;
+    let date = NaiveDate::parse_from_str(start_date, "%Y-%m-%d").map_err(|error| {
+        format!("invalid start_date {start_date:?}: {error}; expected YYYY-MM-DD")
+    })?;
     let time = Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN));
 
     let mut dimensions = std::collections::BTreeMap::new();
-    for (dimension, field) in [("usage_unit", "usage_unit"), ("count_unit", "count_unit"), ("end_date", "end_date")] {
+    for (dimension, field) in [
+        ("usage_unit", "usage_unit"),
+        ("count_unit", "count_unit"),
+        ("end_date", "end_date"),
+    ] {
         if let Some(value) = json_text(record, field) {
             dimensions.insert(dimension.to_owned(), value.to_owned());
         }
@@ -98,7 +114,11 @@ fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, Str
     }
 
     // A usage event cannot be negative, so a negative record (a credit) is a correction.
-    let kind = if usage.is_sign_negative() { EventKind::Correction } else { EventKind::Usage };
+    let kind = if usage.is_sign_negative() {
+        EventKind::Correction
+    } else {
+        EventKind::Usage
+    };
     let event = UsageEvent {
         id: format!("{account_sid}-{category}-{start_date}-{end_date}"),
         source: VENDOR.to_owned(),

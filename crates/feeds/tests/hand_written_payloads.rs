@@ -14,7 +14,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 fn data(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path)
 }
 
 fn dec(text: &str) -> Decimal {
@@ -22,11 +24,16 @@ fn dec(text: &str) -> Decimal {
 }
 
 fn time(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn events_only(records: Vec<FeedRecord>) -> Vec<UsageEvent> {
-    records.into_iter().map(|record| record.expect("every record is valid")).collect()
+    records
+        .into_iter()
+        .map(|record| record.expect("every record is valid"))
+        .collect()
 }
 
 fn json_file(path: &str) -> Value {
@@ -46,7 +53,10 @@ fn anthropic_usage_maps_every_meter() {
 
     // Hand-read: 6 non-zero meters in the first result, 2 in the second, 4 in the third.
     assert_eq!(events.len(), 12);
-    let mut first_result: Vec<(&str, Decimal)> = events[..6].iter().map(|event| (event.meter.as_str(), event.quantity)).collect();
+    let mut first_result: Vec<(&str, Decimal)> = events[..6]
+        .iter()
+        .map(|event| (event.meter.as_str(), event.quantity))
+        .collect();
     first_result.sort();
     let expected = [
         ("cache_creation_1h_input_tokens", dec("6000")),
@@ -58,13 +68,20 @@ fn anthropic_usage_maps_every_meter() {
     ];
     assert_eq!(first_result, expected);
 
-    let output = &events.iter().find(|event| event.meter == "output_tokens").unwrap();
+    let output = &events
+        .iter()
+        .find(|event| event.meter == "output_tokens")
+        .unwrap();
     assert_eq!(output.source, "anthropic");
     assert_eq!(output.kind, EventKind::Usage);
     assert_eq!(output.time, time("2025-09-15T00:00:00Z"));
     assert_eq!(output.account, "wrkspc_01FixtureSupport00000");
     assert_eq!(output.product.as_deref(), Some("claude-sonnet-4-20250514"));
-    let dimensions: Vec<(&str, &str)> = output.dimensions.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let dimensions: Vec<(&str, &str)> = output
+        .dimensions
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
     assert_eq!(
         dimensions,
         [
@@ -86,9 +103,21 @@ fn anthropic_default_workspace_and_zeros() {
     let events = events_only(read_anthropic(&json_file(USAGE_FILE)));
 
     // The second result has a null workspace and only two non-zero meters.
-    let haiku: Vec<&UsageEvent> = events.iter().filter(|event| event.product.as_deref() == Some("claude-3-5-haiku-20241022")).collect();
-    let meters: Vec<(&str, Decimal)> = haiku.iter().map(|event| (event.meter.as_str(), event.quantity)).collect();
-    assert_eq!(meters, [("output_tokens", dec("845")), ("uncached_input_tokens", dec("3100"))]);
+    let haiku: Vec<&UsageEvent> = events
+        .iter()
+        .filter(|event| event.product.as_deref() == Some("claude-3-5-haiku-20241022"))
+        .collect();
+    let meters: Vec<(&str, Decimal)> = haiku
+        .iter()
+        .map(|event| (event.meter.as_str(), event.quantity))
+        .collect();
+    assert_eq!(
+        meters,
+        [
+            ("output_tokens", dec("845")),
+            ("uncached_input_tokens", dec("3100"))
+        ]
+    );
     for event in haiku {
         assert_eq!(event.account, anthropic_usage::DEFAULT_WORKSPACE_ACCOUNT);
         assert!(!event.dimensions.contains_key("workspace"));
@@ -108,7 +137,12 @@ fn anthropic_default_workspace_and_zeros() {
 
 #[test]
 fn anthropic_ids_are_stable_and_unique() {
-    let ids = |path: &str| -> Vec<String> { events_only(read_anthropic(&json_file(path))).into_iter().map(|event| event.id).collect() };
+    let ids = |path: &str| -> Vec<String> {
+        events_only(read_anthropic(&json_file(path)))
+            .into_iter()
+            .map(|event| event.id)
+            .collect()
+    };
     let mut all = BTreeSet::new();
     for path in [USAGE_FILE, COST_FILE] {
         let first = ids(path);
@@ -125,7 +159,15 @@ fn anthropic_cost_cents_to_dollars() {
     let events = events_only(read_anthropic(&json_file(COST_FILE)));
 
     // Hand-converted: cents / 100, the zero row skipped.
-    let costs: Vec<(&str, &str)> = events.iter().map(|event| (event.meter.as_str(), event.dimensions["billed_cost"].as_str())).collect();
+    let costs: Vec<(&str, &str)> = events
+        .iter()
+        .map(|event| {
+            (
+                event.meter.as_str(),
+                event.dimensions["billed_cost"].as_str(),
+            )
+        })
+        .collect();
     assert_eq!(
         costs,
         [
@@ -137,20 +179,34 @@ fn anthropic_cost_cents_to_dollars() {
         ]
     );
     for event in &events {
-        assert_eq!(event.quantity, dec(&event.dimensions["billed_cost"]), "{}", event.id);
+        assert_eq!(
+            event.quantity,
+            dec(&event.dimensions["billed_cost"]),
+            "{}",
+            event.id
+        );
         assert_eq!(event.dimensions["billing_currency"], "USD");
         assert_eq!(event.kind, EventKind::Usage);
     }
-    assert_eq!(events.iter().map(|event| event.quantity).sum::<Decimal>(), dec("151.89074"));
+    assert_eq!(
+        events.iter().map(|event| event.quantity).sum::<Decimal>(),
+        dec("151.89074")
+    );
 
     let search = &events[3];
     assert_eq!(search.account, "wrkspc_01FixtureSupport00000");
     assert_eq!(search.product, None);
     assert_eq!(search.dimensions["cost_type"], "web_search");
     assert!(!search.dimensions.contains_key("token_type"));
-    assert_eq!(events[4].account, anthropic_usage::DEFAULT_WORKSPACE_ACCOUNT);
+    assert_eq!(
+        events[4].account,
+        anthropic_usage::DEFAULT_WORKSPACE_ACCOUNT
+    );
     assert_eq!(events[0].dimensions["token_type"], "uncached_input_tokens");
-    assert_eq!(events[0].dimensions["description"], "Sonnet 4 uncached input tokens, standard tier");
+    assert_eq!(
+        events[0].dimensions["description"],
+        "Sonnet 4 uncached input tokens, standard tier"
+    );
 }
 
 #[test]
@@ -174,10 +230,19 @@ fn anthropic_bad_results_are_reported() {
     let mut page = json_file(USAGE_FILE);
     page["data"][1]["results"][0]["output_tokens"] = "30100 tokens".into();
     let records = read_anthropic(&page);
-    let errors: Vec<&burnrate_feeds::FeedError> = records.iter().filter_map(|record| record.as_ref().err()).collect();
+    let errors: Vec<&burnrate_feeds::FeedError> = records
+        .iter()
+        .filter_map(|record| record.as_ref().err())
+        .collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].row, 3);
-    assert!(errors[0].problem.contains("invalid output_tokens \"30100 tokens\""), "{}", errors[0]);
+    assert!(
+        errors[0]
+            .problem
+            .contains("invalid output_tokens \"30100 tokens\""),
+        "{}",
+        errors[0]
+    );
     assert_eq!(records.iter().filter(|record| record.is_ok()).count(), 8);
 
     let mut page = json_file(COST_FILE);
@@ -188,7 +253,12 @@ fn anthropic_bad_results_are_reported() {
     assert!(records.iter().all(Result::is_err));
     let error = records[1].as_ref().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.problem.contains("invalid bucket starting_at \"15/09/2025\""), "{error}");
+    assert!(
+        error
+            .problem
+            .contains("invalid bucket starting_at \"15/09/2025\""),
+        "{error}"
+    );
 }
 
 #[test]
@@ -198,7 +268,10 @@ fn anthropic_bad_amount_is_reported() {
     let records = read_anthropic(&page);
     let error = records[1].as_ref().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.problem.contains("invalid amount \"18,05\""), "{error}");
+    assert!(
+        error.problem.contains("invalid amount \"18,05\""),
+        "{error}"
+    );
 }
 
 #[test]
@@ -220,18 +293,33 @@ fn anthropic_flattened_cache_fields() {
         "results": [{"uncached_input_tokens": 10, "ephemeral_5m_input_tokens": 20, "ephemeral_1h_input_tokens": 30,
                      "output_tokens": 0, "workspace_id": null, "model": null}]}], "has_more": false, "next_page": null});
     let events = events_only(read_anthropic(&page));
-    let meters: Vec<(&str, Decimal)> = events.iter().map(|event| (event.meter.as_str(), event.quantity)).collect();
+    let meters: Vec<(&str, Decimal)> = events
+        .iter()
+        .map(|event| (event.meter.as_str(), event.quantity))
+        .collect();
     assert_eq!(
         meters,
-        [("cache_creation_1h_input_tokens", dec("30")), ("cache_creation_5m_input_tokens", dec("20")), ("uncached_input_tokens", dec("10"))]
+        [
+            ("cache_creation_1h_input_tokens", dec("30")),
+            ("cache_creation_5m_input_tokens", dec("20")),
+            ("uncached_input_tokens", dec("10"))
+        ]
     );
-    assert_eq!(events[0].id, "1757894400-1757980800-usage-cache_creation_1h_input_tokens");
+    assert_eq!(
+        events[0].id,
+        "1757894400-1757980800-usage-cache_creation_1h_input_tokens"
+    );
 }
 
 #[test]
 fn anthropic_rejects_other_json() {
     let error = anthropic_usage::read_events(r#"{"usage_records": []}"#.as_bytes()).unwrap_err();
-    assert!(error.problem.contains("expected an Anthropic usage or cost report page"), "{error}");
+    assert!(
+        error
+            .problem
+            .contains("expected an Anthropic usage or cost report page"),
+        "{error}"
+    );
     let error = anthropic_usage::read_events("starting_at,amount\n".as_bytes()).unwrap_err();
     assert!(error.problem.contains("invalid JSON"), "{error}");
 }
@@ -240,11 +328,16 @@ const DAILY_FILE: &str = "snowflake/metering_daily_history.csv";
 const HOURLY_FILE: &str = "snowflake/metering_history.csv";
 
 fn read_snowflake_text(text: &str) -> Vec<FeedRecord> {
-    snowflake_metering::read_events(text.as_bytes()).unwrap().map(|(_, record)| record).collect()
+    snowflake_metering::read_events(text.as_bytes())
+        .unwrap()
+        .map(|(_, record)| record)
+        .collect()
 }
 
 fn read_snowflake(path: &str) -> Vec<UsageEvent> {
-    events_only(read_snowflake_text(&std::fs::read_to_string(data(path)).unwrap()))
+    events_only(read_snowflake_text(
+        &std::fs::read_to_string(data(path)).unwrap(),
+    ))
 }
 
 /// Sums a column of the raw CSV per value of a key column.
@@ -264,7 +357,9 @@ fn raw_sums(path: &str, key: &str, column: &str) -> BTreeMap<String, Decimal> {
 fn event_sums(events: &[UsageEvent]) -> BTreeMap<String, Decimal> {
     let mut sums = BTreeMap::new();
     for event in events {
-        *sums.entry(event.time.format("%Y-%m-%d").to_string()).or_default() += event.quantity;
+        *sums
+            .entry(event.time.format("%Y-%m-%d").to_string())
+            .or_default() += event.quantity;
     }
     sums
 }
@@ -275,14 +370,24 @@ fn snowflake_daily_totals_match_billed() {
     assert_eq!(events.len(), 5);
 
     // Added by hand: 40 + 1.125 + 0.5, and 21.55 + 0.003456789.
-    let expected: BTreeMap<String, Decimal> =
-        [("2025-03-03".to_owned(), dec("41.625")), ("2025-03-04".to_owned(), dec("21.553456789"))].into_iter().collect();
+    let expected: BTreeMap<String, Decimal> = [
+        ("2025-03-03".to_owned(), dec("41.625")),
+        ("2025-03-04".to_owned(), dec("21.553456789")),
+    ]
+    .into_iter()
+    .collect();
     assert_eq!(event_sums(&events), expected);
-    assert_eq!(raw_sums(DAILY_FILE, "USAGE_DATE", "CREDITS_BILLED"), expected);
+    assert_eq!(
+        raw_sums(DAILY_FILE, "USAGE_DATE", "CREDITS_BILLED"),
+        expected
+    );
 
     // CREDITS_BILLED is compute + cloud services + the adjustment, recomputed from the raw columns.
     let mut recomputed = raw_sums(DAILY_FILE, "USAGE_DATE", "CREDITS_USED_COMPUTE");
-    for column in ["CREDITS_USED_CLOUD_SERVICES", "CREDITS_ADJUSTMENT_CLOUD_SERVICES"] {
+    for column in [
+        "CREDITS_USED_CLOUD_SERVICES",
+        "CREDITS_ADJUSTMENT_CLOUD_SERVICES",
+    ] {
         for (day, sum) in raw_sums(DAILY_FILE, "USAGE_DATE", column) {
             *recomputed.get_mut(&day).unwrap() += sum;
         }
@@ -303,10 +408,15 @@ fn snowflake_daily_row_by_hand() {
     assert_eq!(first.quantity, dec("40"));
     assert_eq!(first.kind, EventKind::Usage);
     assert_eq!(first.dimensions["credits_used"], "43.250000000");
-    assert_eq!(first.dimensions["credits_adjustment_cloud_services"], "-3.250000000");
+    assert_eq!(
+        first.dimensions["credits_adjustment_cloud_services"],
+        "-3.250000000"
+    );
 
     // The SERVERLESS_TASK row bills zero credits and is skipped.
-    assert!(events.iter().all(|event| event.product.as_deref() != Some("SERVERLESS_TASK")));
+    assert!(events
+        .iter()
+        .all(|event| event.product.as_deref() != Some("SERVERLESS_TASK")));
 }
 
 #[test]
@@ -321,7 +431,10 @@ fn snowflake_hourly_rows_by_hand() {
     assert_eq!(second.dimensions["warehouse"], "ANALYTICS_WH");
     assert_eq!(second.dimensions["entity_id"], "101");
     assert_eq!(second.dimensions["entity_type"], "WAREHOUSE");
-    assert_eq!(second.id, "hourly-snowflake-WAREHOUSE_METERING-101-ANALYTICS_WH-1741082400");
+    assert_eq!(
+        second.id,
+        "hourly-snowflake-WAREHOUSE_METERING-101-ANALYTICS_WH-1741082400"
+    );
 
     // `\N` cells are null, so the LOAD_WH row is valid and has no database dimension.
     assert_eq!(events[2].dimensions["entity_name"], "LOAD_WH");
@@ -339,7 +452,11 @@ fn snowflake_hourly_exceeds_billed() {
     // up to the daily CREDITS_USED, which is more than CREDITS_BILLED by the adjustment.
     let hourly = event_sums(&read_snowflake(HOURLY_FILE))["2025-03-04"];
     let daily_used = raw_sums(DAILY_FILE, "USAGE_DATE", "CREDITS_USED")["2025-03-04"];
-    let daily_adjustment = raw_sums(DAILY_FILE, "USAGE_DATE", "CREDITS_ADJUSTMENT_CLOUD_SERVICES")["2025-03-04"];
+    let daily_adjustment = raw_sums(
+        DAILY_FILE,
+        "USAGE_DATE",
+        "CREDITS_ADJUSTMENT_CLOUD_SERVICES",
+    )["2025-03-04"];
     let daily_billed = event_sums(&read_snowflake(DAILY_FILE))["2025-03-04"];
     assert_eq!(hourly, dec("23.603580245"));
     assert_eq!(hourly, daily_used);
@@ -350,8 +467,14 @@ fn snowflake_hourly_exceeds_billed() {
 fn snowflake_ids_are_stable_and_unique() {
     let mut all = BTreeSet::new();
     for path in [DAILY_FILE, HOURLY_FILE] {
-        let first: Vec<String> = read_snowflake(path).into_iter().map(|event| event.id).collect();
-        let second: Vec<String> = read_snowflake(path).into_iter().map(|event| event.id).collect();
+        let first: Vec<String> = read_snowflake(path)
+            .into_iter()
+            .map(|event| event.id)
+            .collect();
+        let second: Vec<String> = read_snowflake(path)
+            .into_iter()
+            .map(|event| event.id)
+            .collect();
         assert_eq!(first, second, "{path}");
         for id in first {
             assert!(all.insert(id.clone()), "duplicate id {id}");
@@ -372,9 +495,16 @@ fn snowflake_account_name_column() {
 
 #[test]
 fn snowflake_bad_rows_and_header() {
-    let error = snowflake_metering::read_events("SERVICE_TYPE,START_TIME,CREDITS\n".as_bytes()).err().unwrap();
-    assert!(error.problem.contains("not a Snowflake metering export"), "{error}");
-    let error = snowflake_metering::read_events("USAGE_DATE,CREDITS_BILLED\n".as_bytes()).err().unwrap();
+    let error = snowflake_metering::read_events("SERVICE_TYPE,START_TIME,CREDITS\n".as_bytes())
+        .err()
+        .unwrap();
+    assert!(
+        error.problem.contains("not a Snowflake metering export"),
+        "{error}"
+    );
+    let error = snowflake_metering::read_events("USAGE_DATE,CREDITS_BILLED\n".as_bytes())
+        .err()
+        .unwrap();
     assert!(error.problem.contains("no SERVICE_TYPE"), "{error}");
 
     let text = "SERVICE_TYPE,USAGE_DATE,CREDITS_BILLED\n\
@@ -383,16 +513,31 @@ fn snowflake_bad_rows_and_header() {
                 ,2025-03-05,1.5\n\
                 PIPE,2025-03-06,-0.25\n";
     let records = read_snowflake_text(text);
-    let errors: Vec<(u64, &str)> = records.iter().filter_map(|record| record.as_ref().err()).map(|error| (error.row, error.problem.as_str())).collect();
+    let errors: Vec<(u64, &str)> = records
+        .iter()
+        .filter_map(|record| record.as_ref().err())
+        .map(|error| (error.row, error.problem.as_str()))
+        .collect();
     assert_eq!(errors.len(), 3);
     assert_eq!(errors[0].0, 2);
-    assert!(errors[0].1.contains("invalid CREDITS_BILLED \"1,5\""), "{}", errors[0].1);
+    assert!(
+        errors[0].1.contains("invalid CREDITS_BILLED \"1,5\""),
+        "{}",
+        errors[0].1
+    );
     assert_eq!(errors[1].0, 3);
-    assert!(errors[1].1.contains("invalid USAGE_DATE \"03/04/2025\""), "{}", errors[1].1);
+    assert!(
+        errors[1].1.contains("invalid USAGE_DATE \"03/04/2025\""),
+        "{}",
+        errors[1].1
+    );
     assert_eq!(errors[2], (4, "missing SERVICE_TYPE"));
 
     // Rows are numbered with the header as row 1.
-    let rows: Vec<u64> = snowflake_metering::read_events(text.as_bytes()).unwrap().map(|(row, _)| row).collect();
+    let rows: Vec<u64> = snowflake_metering::read_events(text.as_bytes())
+        .unwrap()
+        .map(|(row, _)| row)
+        .collect();
     assert_eq!(rows, [2, 3, 4, 5]);
 
     // A negative day can only be a correction.

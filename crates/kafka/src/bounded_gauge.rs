@@ -40,7 +40,12 @@ pub struct BoundedGauge {
 
 impl BoundedGauge {
     /// Creates the family. `labels` must end with the currency label.
-    pub fn new(opts: Opts, labels: &[&str], max_series: usize, fold: Fold) -> prometheus::Result<BoundedGauge> {
+    pub fn new(
+        opts: Opts,
+        labels: &[&str],
+        max_series: usize,
+        fold: Fold,
+    ) -> prometheus::Result<BoundedGauge> {
         Ok(BoundedGauge {
             gauge: GaugeVec::new(opts, labels)?,
             label_count: labels.len(),
@@ -71,20 +76,33 @@ impl BoundedGauge {
     {
         let mut merged: HashMap<Vec<String>, Decimal> = HashMap::new();
         for (labels, value) in samples {
-            debug_assert_eq!(labels.len(), self.label_count, "label values do not match the label names");
-            merged.entry(labels).and_modify(|existing| *existing = self.combine(*existing, value)).or_insert(value);
+            debug_assert_eq!(
+                labels.len(),
+                self.label_count,
+                "label values do not match the label names"
+            );
+            merged
+                .entry(labels)
+                .and_modify(|existing| *existing = self.combine(*existing, value))
+                .or_insert(value);
         }
 
         let mut ranked: Vec<(Vec<String>, Decimal)> = merged.into_iter().collect();
         ranked.sort_by(|(left_labels, left), (right_labels, right)| {
-            right.abs().cmp(&left.abs()).then_with(|| left_labels.cmp(right_labels))
+            right
+                .abs()
+                .cmp(&left.abs())
+                .then_with(|| left_labels.cmp(right_labels))
         });
         let folded_part = ranked.split_off(self.max_series.min(ranked.len()));
 
         let mut folded: BTreeMap<String, Decimal> = BTreeMap::new();
         for (labels, value) in folded_part {
             let currency = labels.last().cloned().unwrap_or_default();
-            folded.entry(currency).and_modify(|existing| *existing = self.combine(*existing, value)).or_insert(value);
+            folded
+                .entry(currency)
+                .and_modify(|existing| *existing = self.combine(*existing, value))
+                .or_insert(value);
         }
         for (currency, value) in folded {
             let mut labels = vec![OTHER_LABEL.to_owned(); self.label_count - 1];
@@ -93,11 +111,16 @@ impl BoundedGauge {
         }
 
         // The lock spans the update, so two concurrent calls cannot leave a mix.
-        let mut published = self.published.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut current = HashSet::with_capacity(ranked.len());
         for (labels, value) in ranked {
             // Prometheus samples are f64, so the exported value may round the exact amount.
-            self.gauge.with_label_values(&labels).set(value.to_f64().unwrap_or(f64::NAN));
+            self.gauge
+                .with_label_values(&labels)
+                .set(value.to_f64().unwrap_or(f64::NAN));
             current.insert(labels);
         }
         for stale in published.difference(&current) {

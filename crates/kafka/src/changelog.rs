@@ -185,29 +185,49 @@ pub fn restore_partition(
     if assembler.is_incomplete() {
         warn!(topic, partition, "the last state record is incomplete (its writer stopped while writing it) and was skipped");
     }
-    info!(topic, partition, bytes = restored.bytes, snapshot_offset = restored.snapshot_offset, "read partition state");
+    info!(
+        topic,
+        partition,
+        bytes = restored.bytes,
+        snapshot_offset = restored.snapshot_offset,
+        "read partition state"
+    );
     Ok(restored)
 }
 
 /// Returns where restoring starts, from records at the end of the partition: the
 /// first chunk of the last complete snapshot, or the snapshot the last complete
 /// changes record names. `None` when `tail` does not reach back far enough.
-fn replay_start(tail: &[StateRecord], topic: &str, partition: i32) -> Result<Option<i64>, RestoreError> {
-    let Some(last_index) = tail.iter().rposition(|record| record.chunk.0 + 1 == record.chunk.1) else {
+fn replay_start(
+    tail: &[StateRecord],
+    topic: &str,
+    partition: i32,
+) -> Result<Option<i64>, RestoreError> {
+    let Some(last_index) = tail
+        .iter()
+        .rposition(|record| record.chunk.0 + 1 == record.chunk.1)
+    else {
         return Ok(None);
     };
     let last = &tail[last_index];
     match (last.kind.as_str(), last.snapshot_offset) {
         (SNAPSHOT, _) => {
-            let first_chunk = last_index.checked_sub(last.chunk.0 as usize).map(|index| &tail[index]);
-            Ok(first_chunk.filter(|record| record.chunk.0 == 0).map(|record| record.offset))
+            let first_chunk = last_index
+                .checked_sub(last.chunk.0 as usize)
+                .map(|index| &tail[index]);
+            Ok(first_chunk
+                .filter(|record| record.chunk.0 == 0)
+                .map(|record| record.offset))
         }
         (CHANGES, Some(snapshot_offset)) => Ok(Some(snapshot_offset)),
         _ => Err(RestoreError::Corrupt {
             topic: topic.to_owned(),
             partition,
             offset: last.offset,
-            problem: format!("record of kind {:?} without the {SNAPSHOT_OFFSET_HEADER} header", last.kind),
+            problem: format!(
+                "record of kind {:?} without the {SNAPSHOT_OFFSET_HEADER} header",
+                last.kind
+            ),
         }),
     }
 }
@@ -252,7 +272,9 @@ impl ChunkAssembler {
             }
         }
         match &self.pending {
-            Some((_, next, count)) if next == count => self.pending.take().map(|(whole, _, _)| whole),
+            Some((_, next, count)) if next == count => {
+                self.pending.take().map(|(whole, _, _)| whole)
+            }
             _ => None,
         }
     }
@@ -314,8 +336,11 @@ fn read_to_end(
                         .and_then(|header| header.value)
                         .map(|value| String::from_utf8_lossy(value).into_owned())
                 };
-                let snapshot_offset = header(SNAPSHOT_OFFSET_HEADER).and_then(|text| text.parse().ok());
-                let chunk = header(CHUNK_HEADER).and_then(|text| parse_chunk(&text)).unwrap_or((0, 1));
+                let snapshot_offset =
+                    header(SNAPSHOT_OFFSET_HEADER).and_then(|text| text.parse().ok());
+                let chunk = header(CHUNK_HEADER)
+                    .and_then(|text| parse_chunk(&text))
+                    .unwrap_or((0, 1));
                 records.push(StateRecord {
                     offset: message.offset(),
                     kind: header(KIND_HEADER).unwrap_or_default(),
@@ -356,7 +381,10 @@ mod tests {
         let mut assembler = ChunkAssembler::default();
         assert!(assembler.push(chunk(0, SNAPSHOT, (0, 2), b"ab")).is_none());
         let whole = assembler.push(chunk(1, SNAPSHOT, (1, 2), b"cd")).unwrap();
-        assert_eq!((whole.offset, whole.value.as_slice()), (0, b"abcd".as_slice()));
+        assert_eq!(
+            (whole.offset, whole.value.as_slice()),
+            (0, b"abcd".as_slice())
+        );
 
         // A writer crashed after the first of three chunks; the next record replaces it.
         assert!(assembler.push(chunk(2, CHANGES, (0, 3), b"x")).is_none());
@@ -392,7 +420,10 @@ mod tests {
         assert_eq!(parse_chunk("1/3"), Some((1, 3)));
         assert_eq!(parse_chunk("3/3"), None);
         assert_eq!(parse_chunk("x/3"), None);
-        assert_eq!(split_into_chunks(b"abcde", 2), vec![b"ab".as_slice(), b"cd", b"e"]);
+        assert_eq!(
+            split_into_chunks(b"abcde", 2),
+            vec![b"ab".as_slice(), b"cd", b"e"]
+        );
         assert_eq!(split_into_chunks(b"", 2).len(), 1);
     }
 }

@@ -98,8 +98,13 @@ impl ClientLog {
     /// Logs a client error unless the same one was logged within the last minute.
     pub fn error(&self, kafka_error: &KafkaError, reason: &str) {
         let key = kafka_error.to_string();
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = last.entry(key).or_insert((Instant::now() - REPEAT_INTERVAL, 0));
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = last
+            .entry(key)
+            .or_insert((Instant::now() - REPEAT_INTERVAL, 0));
         if entry.0.elapsed() < REPEAT_INTERVAL {
             entry.1 += 1;
             return;
@@ -112,14 +117,21 @@ impl ClientLog {
     /// only to consumers or only to producers are expected, because burnrate passes
     /// `[kafka.properties]` to every client, so they are logged at debug level.
     pub fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        let role_warning = facility == "CONFWARN" && (message.contains("is a consumer property") || message.contains("is a producer property"));
+        let role_warning = facility == "CONFWARN"
+            && (message.contains("is a consumer property")
+                || message.contains("is a producer property"));
         match level {
             _ if role_warning => debug!(target: "librdkafka", facility, "{message}"),
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
                 error!(target: "librdkafka", facility, "{message}")
             }
             RDKafkaLogLevel::Warning => warn!(target: "librdkafka", facility, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => info!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                info!(target: "librdkafka", facility, "{message}")
+            }
             RDKafkaLogLevel::Debug => debug!(target: "librdkafka", facility, "{message}"),
         }
     }

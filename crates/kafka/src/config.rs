@@ -203,10 +203,22 @@ fn default_delivery_timeout() -> Duration {
 const RESERVED_PROPERTIES: &[(&str, &str)] = &[
     ("bootstrap.servers", "set [kafka] brokers instead"),
     ("group.id", "set [kafka] group_id instead"),
-    ("enable.auto.commit", "burnrate commits offsets only after a checkpoint"),
-    ("enable.auto.offset.store", "burnrate stores offsets only after a checkpoint"),
-    ("partition.assignment.strategy", "burnrate needs cooperative-sticky to hand partition state over"),
-    ("transactional.id", "set [kafka] guarantee = \"exactly_once\" instead"),
+    (
+        "enable.auto.commit",
+        "burnrate commits offsets only after a checkpoint",
+    ),
+    (
+        "enable.auto.offset.store",
+        "burnrate stores offsets only after a checkpoint",
+    ),
+    (
+        "partition.assignment.strategy",
+        "burnrate needs cooperative-sticky to hand partition state over",
+    ),
+    (
+        "transactional.id",
+        "set [kafka] guarantee = \"exactly_once\" instead",
+    ),
     ("isolation.level", "burnrate reads with read_committed"),
 ];
 
@@ -215,10 +227,16 @@ impl KafkaConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.brokers.trim().is_empty() {
-            problems.push("[kafka] brokers is empty; set it to the bootstrap servers, e.g. \"kafka:9092\"".to_owned());
+            problems.push(
+                "[kafka] brokers is empty; set it to the bootstrap servers, e.g. \"kafka:9092\""
+                    .to_owned(),
+            );
         }
         if self.group_id.trim().is_empty() {
-            problems.push("[kafka] group_id is empty; set a consumer group name such as \"burnrate\"".to_owned());
+            problems.push(
+                "[kafka] group_id is empty; set a consumer group name such as \"burnrate\""
+                    .to_owned(),
+            );
         }
         let topics = [
             ("usage", &self.topics.usage),
@@ -238,10 +256,13 @@ impl KafkaConfig {
             problems.push("[kafka.topics] changelog is the usage topic; the state changelog needs its own topic".to_owned());
         }
         if self.checkpoint_interval.is_zero() {
-            problems.push("[kafka] checkpoint_interval is 0; use a duration such as \"1s\"".to_owned());
+            problems
+                .push("[kafka] checkpoint_interval is 0; use a duration such as \"1s\"".to_owned());
         }
         if self.checkpoint_records == 0 {
-            problems.push("[kafka] checkpoint_records is 0; use a positive count such as 20000".to_owned());
+            problems.push(
+                "[kafka] checkpoint_records is 0; use a positive count such as 20000".to_owned(),
+            );
         }
         if self.state_chunk_bytes < 1024 {
             problems.push(format!(
@@ -250,7 +271,8 @@ impl KafkaConfig {
             ));
         }
         if self.snapshot_every == 0 {
-            problems.push("[kafka] snapshot_every is 0; use a positive count such as 600".to_owned());
+            problems
+                .push("[kafka] snapshot_every is 0; use a positive count such as 600".to_owned());
         }
         if self.input_format == InputFormat::AvroConfluent && self.schema_registry_url.is_none() {
             problems.push(
@@ -276,7 +298,9 @@ impl KafkaConfig {
         }
         for (property, fix) in RESERVED_PROPERTIES {
             if self.properties.contains_key(*property) {
-                problems.push(format!("[kafka.properties] {property:?} is set by burnrate; {fix}"));
+                problems.push(format!(
+                    "[kafka.properties] {property:?} is set by burnrate; {fix}"
+                ));
             }
         }
         problems
@@ -311,11 +335,18 @@ mod tests {
             "enable.ssl.certificate.verification" = false
             "#,
         );
-        let texts: Vec<(String, String)> = config.properties.iter().map(|(key, value)| (key.clone(), value.as_text())).collect();
+        let texts: Vec<(String, String)> = config
+            .properties
+            .iter()
+            .map(|(key, value)| (key.clone(), value.as_text()))
+            .collect();
         assert_eq!(
             texts,
             vec![
-                ("enable.ssl.certificate.verification".to_owned(), "false".to_owned()),
+                (
+                    "enable.ssl.certificate.verification".to_owned(),
+                    "false".to_owned()
+                ),
                 ("security.protocol".to_owned(), "SSL".to_owned()),
                 ("session.timeout.ms".to_owned(), "6000".to_owned()),
             ]
@@ -336,8 +367,12 @@ mod tests {
         let problems = config.problems();
         assert_eq!(problems.len(), 4, "{problems:#?}");
         assert!(problems[0].contains("brokers"));
-        assert!(problems.iter().any(|problem| problem.contains("schema_registry_url")));
-        assert!(problems.iter().any(|problem| problem.contains("\"group.id\" is set by burnrate")));
+        assert!(problems
+            .iter()
+            .any(|problem| problem.contains("schema_registry_url")));
+        assert!(problems
+            .iter()
+            .any(|problem| problem.contains("\"group.id\" is set by burnrate")));
     }
 
     #[test]
@@ -353,13 +388,24 @@ mod tests {
         );
         let problems = config.problems();
         assert_eq!(problems.len(), 2, "{problems:#?}");
-        assert!(problems[0].contains("\"no.such.property\""), "{}", problems[0]);
-        assert!(problems[1].contains("\"session.timeout.ms\""), "{}", problems[1]);
+        assert!(
+            problems[0].contains("\"no.such.property\""),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[1].contains("\"session.timeout.ms\""),
+            "{}",
+            problems[1]
+        );
     }
 
     #[test]
     fn unknown_keys_are_rejected() {
         let error = toml::from_str::<KafkaConfig>("brokers = \"b\"\ngroupid = \"x\"").unwrap_err();
-        assert!(error.to_string().contains("unknown field `groupid`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `groupid`"),
+            "{error}"
+        );
     }
 }

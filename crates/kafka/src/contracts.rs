@@ -50,7 +50,10 @@ impl SharedContracts {
 
     /// Returns the table as it is now; later updates do not change it.
     pub fn current(&self) -> Arc<ContractTable> {
-        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Returns the number of replacements so far.
@@ -59,7 +62,10 @@ impl SharedContracts {
     }
 
     fn replace(&self, table: ContractTable) {
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(table);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(table);
         self.version.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -100,10 +106,13 @@ impl ContractsReader {
                         self.finish_load(&table);
                     }
                 }
-                Some(Err(error)) => warn!(topic = %self.topic, %error, "contracts topic read failed; retrying"),
+                Some(Err(error)) => {
+                    warn!(topic = %self.topic, %error, "contracts topic read failed; retrying")
+                }
                 Some(Ok(message)) if self.apply(&mut table, &message) && loaded => {
                     self.contracts.replace(table.clone());
-                    self.metrics.contracts_updated(table.len(), chrono::Utc::now());
+                    self.metrics
+                        .contracts_updated(table.len(), chrono::Utc::now());
                 }
                 Some(Ok(_)) => {}
             }
@@ -118,7 +127,10 @@ impl ContractsReader {
         let mut delay = Duration::from_millis(250);
         let mut last_report: Option<Instant> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let problem = match self.consumer.fetch_metadata(Some(&self.topic), METADATA_TIMEOUT) {
+            let problem = match self
+                .consumer
+                .fetch_metadata(Some(&self.topic), METADATA_TIMEOUT)
+            {
                 Ok(metadata) => {
                     let partitions: Vec<i32> = metadata
                         .topics()
@@ -152,19 +164,26 @@ impl ContractsReader {
 
     fn finish_load(&self, table: &ContractTable) {
         info!(topic = %self.topic, contracts = table.len(), "contracts table loaded");
-        self.metrics.contracts_updated(table.len(), chrono::Utc::now());
+        self.metrics
+            .contracts_updated(table.len(), chrono::Utc::now());
         self.health.set_contracts_loaded();
     }
 
     /// Applies one record; returns whether the table changed.
     fn apply(&self, table: &mut ContractTable, message: &BorrowedMessage<'_>) -> bool {
-        let key = message.key().map(|key| String::from_utf8_lossy(key).into_owned());
+        let key = message
+            .key()
+            .map(|key| String::from_utf8_lossy(key).into_owned());
         let partition = message.partition();
         let offset = message.offset();
         match message.payload() {
             None | Some([]) => {
                 let Some(id) = key else {
-                    warn!(partition, offset, "contracts tombstone without a key ignored; key contract records by id");
+                    warn!(
+                        partition,
+                        offset,
+                        "contracts tombstone without a key ignored; key contract records by id"
+                    );
                     self.metrics.contract_updates_rejected.inc();
                     return false;
                 };
@@ -195,7 +214,8 @@ impl ContractsReader {
                         true
                     }
                     Err(problems) => {
-                        let listing: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                        let listing: Vec<String> =
+                            problems.iter().map(ToString::to_string).collect();
                         error!(contract_id = %id, partition, offset, problems = %listing.join("; "), "contract conflicts with the table and was ignored");
                         self.metrics.contract_updates_rejected.inc();
                         false

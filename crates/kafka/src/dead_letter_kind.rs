@@ -17,7 +17,11 @@ pub enum DeadLetterKind {
 
 impl DeadLetterKind {
     /// Every kind, in the order the metrics list them.
-    pub const ALL: [DeadLetterKind; 3] = [DeadLetterKind::Decode, DeadLetterKind::Invalid, DeadLetterKind::Engine];
+    pub const ALL: [DeadLetterKind; 3] = [
+        DeadLetterKind::Decode,
+        DeadLetterKind::Invalid,
+        DeadLetterKind::Engine,
+    ];
 
     /// Returns the label value: `decode`, `invalid` or `engine`.
     pub fn as_str(self) -> &'static str {

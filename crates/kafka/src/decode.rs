@@ -13,7 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use apache_avro::Schema;
-use burnrate_codec::avro::{decode_confluent_frame, decode_datum, parse_writer_schema, AvroCodecError, MAGIC_BYTE};
+use burnrate_codec::avro::{
+    decode_confluent_frame, decode_datum, parse_writer_schema, AvroCodecError, MAGIC_BYTE,
+};
 use burnrate_codec::{decode_cloudevent, DecodeError};
 use burnrate_model::UsageEvent;
 use serde::{Deserialize, Serialize};
@@ -111,9 +113,15 @@ pub struct Decoder {
 /// Reads and parses the writer schema file of raw Avro input.
 pub fn read_writer_schema_file(path: &Path) -> Result<Schema, DecoderConfigError> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| DecoderConfigError::ReadWriterSchema { path: display.clone(), source })?;
-    parse_writer_schema(&text).map_err(|source| DecoderConfigError::InvalidWriterSchema { path: display, source })
+    let text =
+        std::fs::read_to_string(path).map_err(|source| DecoderConfigError::ReadWriterSchema {
+            path: display.clone(),
+            source,
+        })?;
+    parse_writer_schema(&text).map_err(|source| DecoderConfigError::InvalidWriterSchema {
+        path: display,
+        source,
+    })
 }
 
 impl Decoder {
@@ -128,11 +136,19 @@ impl Decoder {
         writer_schema: Option<Arc<Schema>>,
     ) -> Result<Decoder, DecoderConfigError> {
         match default_format {
-            InputFormat::AvroConfluent if registry.is_none() => return Err(DecoderConfigError::MissingRegistry),
-            InputFormat::Avro if writer_schema.is_none() => return Err(DecoderConfigError::MissingWriterSchema),
+            InputFormat::AvroConfluent if registry.is_none() => {
+                return Err(DecoderConfigError::MissingRegistry)
+            }
+            InputFormat::Avro if writer_schema.is_none() => {
+                return Err(DecoderConfigError::MissingWriterSchema)
+            }
             _ => {}
         }
-        Ok(Decoder { default_format, registry, writer_schema })
+        Ok(Decoder {
+            default_format,
+            registry,
+            writer_schema,
+        })
     }
 
     /// Decodes one record value. `content_type` is the value of the record's
@@ -140,9 +156,16 @@ impl Decoder {
     ///
     /// NOTE: CloudEvents binary mode (attributes in `ce_` headers, data in the value)
     /// is not read; such records are decoded as the default format and rejected.
-    pub fn decode(&self, value: Option<&[u8]>, content_type: Option<&str>) -> Result<UsageEvent, DecodeFailure> {
+    pub fn decode(
+        &self,
+        value: Option<&[u8]>,
+        content_type: Option<&str>,
+    ) -> Result<UsageEvent, DecodeFailure> {
         let Some(value) = value.filter(|value| !value.is_empty()) else {
-            return Err(reject(DeadLetterKind::Decode, "record has no value; a usage event needs a value".to_owned()));
+            return Err(reject(
+                DeadLetterKind::Decode,
+                "record has no value; a usage event needs a value".to_owned(),
+            ));
         };
 
         match self.format_for(value, content_type)? {
@@ -153,12 +176,26 @@ impl Decoder {
     }
 
     /// Picks the format of a record from its content type, else the default.
-    fn format_for(&self, value: &[u8], content_type: Option<&str>) -> Result<InputFormat, DecodeFailure> {
+    fn format_for(
+        &self,
+        value: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<InputFormat, DecodeFailure> {
         // Parameters such as `; charset=utf-8` do not change the format.
-        let media_type = content_type.map(|text| text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        let media_type = content_type.map(|text| {
+            text.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
         match media_type.as_deref() {
-            Some("application/cloudevents+json" | "application/json") => Ok(InputFormat::CloudeventsJson),
-            Some(avro @ ("application/vnd.confluent.avro" | "avro/binary" | "application/avro")) => {
+            Some("application/cloudevents+json" | "application/json") => {
+                Ok(InputFormat::CloudeventsJson)
+            }
+            Some(
+                avro @ ("application/vnd.confluent.avro" | "avro/binary" | "application/avro"),
+            ) => {
                 // Both Avro forms share content types, so the magic byte and the
                 // configuration decide.
                 if value.first() == Some(&MAGIC_BYTE) && self.registry.is_some() {
@@ -184,13 +221,19 @@ impl Decoder {
         let format = InputFormat::AvroConfluent.as_str();
         let Some(registry) = &self.registry else {
             // `new` and `format_for` pick this format only with a registry.
-            return Err(reject(DeadLetterKind::Decode, format!("{format}: no schema registry is configured")));
+            return Err(reject(
+                DeadLetterKind::Decode,
+                format!("{format}: no schema registry is configured"),
+            ));
         };
 
-        let (schema_id, datum) = decode_confluent_frame(value).map_err(|error| avro_rejection(format, &error))?;
+        let (schema_id, datum) =
+            decode_confluent_frame(value).map_err(|error| avro_rejection(format, &error))?;
         let writer_schema = match registry.writer_schema(schema_id) {
             Ok(schema) => schema,
-            Err(error) if error.kind() == FailureKind::Transient => return Err(DecodeFailure::Transient(error)),
+            Err(error) if error.kind() == FailureKind::Transient => {
+                return Err(DecodeFailure::Transient(error))
+            }
             Err(error) => return Err(reject(DeadLetterKind::Decode, format!("{format}: {error}"))),
         };
         decode_datum(datum, &writer_schema).map_err(|error| avro_rejection(format, &error))
@@ -199,7 +242,10 @@ impl Decoder {
     fn decode_raw(&self, value: &[u8]) -> Result<UsageEvent, DecodeFailure> {
         let format = InputFormat::Avro.as_str();
         let Some(writer_schema) = &self.writer_schema else {
-            return Err(reject(DeadLetterKind::Decode, format!("{format}: no writer schema file is configured")));
+            return Err(reject(
+                DeadLetterKind::Decode,
+                format!("{format}: no writer schema file is configured"),
+            ));
         };
         decode_datum(value, writer_schema).map_err(|error| avro_rejection(format, &error))
     }
@@ -214,7 +260,10 @@ fn json_rejection(error: DecodeError) -> DecodeFailure {
         DecodeError::Json { .. } | DecodeError::Missing(_) => DeadLetterKind::Decode,
         DecodeError::Invalid { .. } | DecodeError::Event(_) => DeadLetterKind::Invalid,
     };
-    reject(kind, format!("{}: {error}", InputFormat::CloudeventsJson.as_str()))
+    reject(
+        kind,
+        format!("{}: {error}", InputFormat::CloudeventsJson.as_str()),
+    )
 }
 
 /// Turns an Avro codec error into a rejection.
@@ -224,7 +273,9 @@ fn json_rejection(error: DecodeError) -> DecodeFailure {
 /// the bytes for a replay after the fix.
 fn avro_rejection(format: &str, error: &AvroCodecError) -> DecodeFailure {
     let kind = match error {
-        AvroCodecError::InvalidValue { .. } | AvroCodecError::InvalidEvent(_) => DeadLetterKind::Invalid,
+        AvroCodecError::InvalidValue { .. } | AvroCodecError::InvalidEvent(_) => {
+            DeadLetterKind::Invalid
+        }
         _ => DeadLetterKind::Decode,
     };
     if !error.is_input_fault() {
@@ -242,7 +293,9 @@ mod tests {
 
     use apache_avro::types::Value;
     use apache_avro::writer::datum::GenericDatumWriter;
-    use burnrate_codec::avro::{encode_confluent_frame, encode_datum, AvroRecord, USAGE_EVENT_SCHEMA_JSON};
+    use burnrate_codec::avro::{
+        encode_confluent_frame, encode_datum, AvroRecord, USAGE_EVENT_SCHEMA_JSON,
+    };
     use burnrate_model::EventKind;
     use chrono::{DateTime, Utc};
     use rust_decimal::Decimal;
@@ -284,7 +337,9 @@ mod tests {
             id: "e-1".to_owned(),
             source: "openai".to_owned(),
             kind: EventKind::Usage,
-            time: DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z").unwrap().with_timezone(&Utc),
+            time: DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
             account: "acme".to_owned(),
             meter: "input_tokens".to_owned(),
             quantity: Decimal::from_str("0.0000025").unwrap(),
@@ -300,7 +355,9 @@ mod tests {
     fn rejection(failure: DecodeFailure) -> Rejection {
         match failure {
             DecodeFailure::Rejected(rejection) => rejection,
-            DecodeFailure::Transient(error) => panic!("expected a rejection, found transient {error}"),
+            DecodeFailure::Transient(error) => {
+                panic!("expected a rejection, found transient {error}")
+            }
         }
     }
 
@@ -318,7 +375,9 @@ mod tests {
 
     /// Drops the fields that [`NO_SUBJECT_SCHEMA`] lacks from a usage event value.
     fn without_fields(value: Value) -> Value {
-        let Value::Record(fields) = value else { panic!("expected a record, found {value:?}") };
+        let Value::Record(fields) = value else {
+            panic!("expected a record, found {value:?}")
+        };
         let kept = fields
             .into_iter()
             .filter(|(name, _)| !matches!(name.as_str(), "subject" | "product" | "dimensions"))
@@ -332,7 +391,11 @@ mod tests {
 
     #[test]
     fn format_names_are_kebab_case() {
-        for format in [InputFormat::CloudeventsJson, InputFormat::AvroConfluent, InputFormat::Avro] {
+        for format in [
+            InputFormat::CloudeventsJson,
+            InputFormat::AvroConfluent,
+            InputFormat::Avro,
+        ] {
             let json = serde_json::to_string(&format).unwrap();
             assert_eq!(json, format!("\"{}\"", format.as_str()));
             assert_eq!(serde_json::from_str::<InputFormat>(&json).unwrap(), format);
@@ -341,24 +404,42 @@ mod tests {
 
     #[test]
     fn valid_json_decodes() {
-        let decoded = json_decoder().decode(Some(JSON_EVENT.as_bytes()), None).unwrap();
+        let decoded = json_decoder()
+            .decode(Some(JSON_EVENT.as_bytes()), None)
+            .unwrap();
         assert_eq!(decoded, event());
     }
 
     #[test]
     fn invalid_json_is_rejected() {
-        let failure = json_decoder().decode(Some(b"{\"specversion\": "), None).unwrap_err();
+        let failure = json_decoder()
+            .decode(Some(b"{\"specversion\": "), None)
+            .unwrap_err();
         let rejection = rejection(failure);
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.starts_with("cloudevents-json: invalid JSON"), "{}", rejection.reason);
+        assert!(
+            rejection
+                .reason
+                .starts_with("cloudevents-json: invalid JSON"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
     fn negative_usage_is_invalid() {
         let text = JSON_EVENT.replace("0.0000025", "-1");
-        let rejection = rejection(json_decoder().decode(Some(text.as_bytes()), None).unwrap_err());
+        let rejection = rejection(
+            json_decoder()
+                .decode(Some(text.as_bytes()), None)
+                .unwrap_err(),
+        );
         assert_eq!(rejection.kind, DeadLetterKind::Invalid);
-        assert!(rejection.reason.contains("negative quantity -1"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("negative quantity -1"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
@@ -366,7 +447,11 @@ mod tests {
         for value in [None, Some(&b""[..])] {
             let rejection = rejection(json_decoder().decode(value, None).unwrap_err());
             assert_eq!(rejection.kind, DeadLetterKind::Decode);
-            assert!(rejection.reason.contains("no value"), "{}", rejection.reason);
+            assert!(
+                rejection.reason.contains("no value"),
+                "{}",
+                rejection.reason
+            );
         }
     }
 
@@ -374,23 +459,33 @@ mod tests {
     fn confluent_avro_round_trip() {
         let stub = RegistryStub::start(1);
         stub.add_schema(42, USAGE_EVENT_SCHEMA_JSON);
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
+        let decoder =
+            Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
 
         let record = encode_confluent_frame(42, &encode_datum(&event()).unwrap());
         assert_eq!(decoder.decode(Some(&record), None).unwrap(), event());
         assert_eq!(decoder.decode(Some(&record), None).unwrap(), event());
-        assert_eq!(stub.request_count(), 1, "the schema should come from the cache the second time");
+        assert_eq!(
+            stub.request_count(),
+            1,
+            "the schema should come from the cache the second time"
+        );
     }
 
     #[test]
     fn unknown_schema_id_is_rejected() {
         let stub = RegistryStub::start(1);
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
+        let decoder =
+            Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
 
         let record = encode_confluent_frame(99, &encode_datum(&event()).unwrap());
         let rejection = rejection(decoder.decode(Some(&record), None).unwrap_err());
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.contains("schema id 99 not found"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("schema id 99 not found"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
@@ -403,18 +498,29 @@ mod tests {
 
         let record = encode_confluent_frame(1, &encode_datum(&event()).unwrap());
         let failure = decoder.decode(Some(&record), None).unwrap_err();
-        assert!(matches!(failure, DecodeFailure::Transient(RegistryError::Unreachable { .. })), "{failure}");
+        assert!(
+            matches!(
+                failure,
+                DecodeFailure::Transient(RegistryError::Unreachable { .. })
+            ),
+            "{failure}"
+        );
     }
 
     #[test]
     fn reordered_writer_schema_decodes_same_event() {
         let stub = RegistryStub::start(1);
         stub.add_schema(5, REORDERED_SCHEMA);
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
+        let decoder =
+            Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
 
         let schema = Schema::parse_str(REORDERED_SCHEMA).unwrap();
         let datum = datum_with(&schema, &event().to_avro_value().unwrap());
-        assert_ne!(datum, encode_datum(&event()).unwrap(), "the test needs a datum in another field order");
+        assert_ne!(
+            datum,
+            encode_datum(&event()).unwrap(),
+            "the test needs a datum in another field order"
+        );
 
         let record = encode_confluent_frame(5, &datum);
         assert_eq!(decoder.decode(Some(&record), None).unwrap(), event());
@@ -424,24 +530,34 @@ mod tests {
     fn writer_schema_without_required_field_is_rejected() {
         let stub = RegistryStub::start(1);
         stub.add_schema(6, NO_SUBJECT_SCHEMA);
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
+        let decoder =
+            Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
 
         let schema = Schema::parse_str(NO_SUBJECT_SCHEMA).unwrap();
         let datum = datum_with(&schema, &without_fields(event().to_avro_value().unwrap()));
         let record = encode_confluent_frame(6, &datum);
         let rejection = rejection(decoder.decode(Some(&record), None).unwrap_err());
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.contains("no field `subject`"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("no field `subject`"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
     fn short_confluent_frame_is_rejected() {
         let stub = RegistryStub::start(1);
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
+        let decoder =
+            Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), None).unwrap();
 
         let rejection = rejection(decoder.decode(Some(&[0, 0, 1]), None).unwrap_err());
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.contains("too short"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("too short"),
+            "{}",
+            rejection.reason
+        );
         assert_eq!(stub.request_count(), 0);
     }
 
@@ -453,9 +569,17 @@ mod tests {
         let datum = datum_with(&schema, &event().to_avro_value().unwrap());
         assert_eq!(decoder.decode(Some(&datum), None).unwrap(), event());
 
-        let rejection = rejection(decoder.decode(Some(&datum[..datum.len() - 3]), None).unwrap_err());
+        let rejection = rejection(
+            decoder
+                .decode(Some(&datum[..datum.len() - 3]), None)
+                .unwrap_err(),
+        );
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.starts_with("avro: "), "{}", rejection.reason);
+        assert!(
+            rejection.reason.starts_with("avro: "),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
@@ -463,32 +587,65 @@ mod tests {
         let stub = RegistryStub::start(1);
         stub.add_schema(42, USAGE_EVENT_SCHEMA_JSON);
         let schema = Arc::new(burnrate_codec::avro::usage_event_schema().clone());
-        let decoder = Decoder::new(InputFormat::AvroConfluent, Some(registry(&stub)), Some(schema)).unwrap();
+        let decoder = Decoder::new(
+            InputFormat::AvroConfluent,
+            Some(registry(&stub)),
+            Some(schema),
+        )
+        .unwrap();
 
-        let json = decoder.decode(Some(JSON_EVENT.as_bytes()), Some("application/cloudevents+json; charset=utf-8"));
+        let json = decoder.decode(
+            Some(JSON_EVENT.as_bytes()),
+            Some("application/cloudevents+json; charset=utf-8"),
+        );
         assert_eq!(json.unwrap(), event());
 
         let datum = encode_datum(&event()).unwrap();
-        assert_ne!(datum[0], MAGIC_BYTE, "a raw datum of this event must not look like a Confluent frame");
-        assert_eq!(decoder.decode(Some(&datum), Some("avro/binary")).unwrap(), event());
+        assert_ne!(
+            datum[0], MAGIC_BYTE,
+            "a raw datum of this event must not look like a Confluent frame"
+        );
+        assert_eq!(
+            decoder.decode(Some(&datum), Some("avro/binary")).unwrap(),
+            event()
+        );
 
         let framed = encode_confluent_frame(42, &datum);
-        assert_eq!(decoder.decode(Some(&framed), Some("application/vnd.confluent.avro")).unwrap(), event());
+        assert_eq!(
+            decoder
+                .decode(Some(&framed), Some("application/vnd.confluent.avro"))
+                .unwrap(),
+            event()
+        );
     }
 
     #[test]
     fn avro_content_type_without_schema_is_rejected() {
-        let rejection = rejection(json_decoder().decode(Some(&[0, 0, 0, 0, 1]), Some("application/avro")).unwrap_err());
+        let rejection = rejection(
+            json_decoder()
+                .decode(Some(&[0, 0, 0, 0, 1]), Some("application/avro"))
+                .unwrap_err(),
+        );
         assert_eq!(rejection.kind, DeadLetterKind::Decode);
-        assert!(rejection.reason.contains("neither is configured"), "{}", rejection.reason);
+        assert!(
+            rejection.reason.contains("neither is configured"),
+            "{}",
+            rejection.reason
+        );
     }
 
     #[test]
     fn default_format_needs_its_source() {
         let error = Decoder::new(InputFormat::AvroConfluent, None, None).unwrap_err();
-        assert!(matches!(error, DecoderConfigError::MissingRegistry), "{error}");
+        assert!(
+            matches!(error, DecoderConfigError::MissingRegistry),
+            "{error}"
+        );
         let error = Decoder::new(InputFormat::Avro, None, None).unwrap_err();
-        assert!(matches!(error, DecoderConfigError::MissingWriterSchema), "{error}");
+        assert!(
+            matches!(error, DecoderConfigError::MissingWriterSchema),
+            "{error}"
+        );
     }
 
     #[test]
@@ -496,11 +653,17 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("usage.avsc");
         std::fs::write(&path, REORDERED_SCHEMA).unwrap();
-        assert_eq!(read_writer_schema_file(&path).unwrap(), Schema::parse_str(REORDERED_SCHEMA).unwrap());
+        assert_eq!(
+            read_writer_schema_file(&path).unwrap(),
+            Schema::parse_str(REORDERED_SCHEMA).unwrap()
+        );
 
         std::fs::write(&path, "{").unwrap();
         let error = read_writer_schema_file(&path).unwrap_err();
-        assert!(matches!(error, DecoderConfigError::InvalidWriterSchema { .. }), "{error}");
+        assert!(
+            matches!(error, DecoderConfigError::InvalidWriterSchema { .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains("usage.avsc"), "{error}");
     }
 }

@@ -32,7 +32,11 @@ impl DeliveryTracker {
     /// Returns the number of failed deliveries so far and the first failure's reason.
     pub fn failures(&self) -> (u64, Option<String>) {
         let count = self.failures.load(Ordering::Acquire);
-        let first = self.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let first = self
+            .first_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         (count, first)
     }
 
@@ -71,7 +75,10 @@ impl ProducerContext for DeliveryTracker {
             Err((kafka_error, message)) => {
                 let reason = format!("{}/{}: {kafka_error}", message.topic(), message.partition());
                 error!(topic = message.topic(), partition = message.partition(), error = %kafka_error, "record not delivered");
-                let mut first = self.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut first = self
+                    .first_failure
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 first.get_or_insert(reason);
                 self.failures.fetch_add(1, Ordering::AcqRel);
             }

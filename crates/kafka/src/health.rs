@@ -94,9 +94,14 @@ impl Health {
     /// Checks liveness as of `now`.
     pub fn liveness_at(&self, now: Instant) -> Result<(), Stale> {
         let last_beat = Duration::from_millis(self.last_beat_millis.load(Ordering::Relaxed));
-        let age = now.saturating_duration_since(self.origin).saturating_sub(last_beat);
+        let age = now
+            .saturating_duration_since(self.origin)
+            .saturating_sub(last_beat);
         if age > self.liveness_timeout {
-            return Err(Stale { age, timeout: self.liveness_timeout });
+            return Err(Stale {
+                age,
+                timeout: self.liveness_timeout,
+            });
         }
         Ok(())
     }
@@ -150,9 +155,14 @@ mod tests {
         health.beat_at(start + Duration::from_secs(10));
         assert_eq!(health.liveness_at(start + Duration::from_secs(15)), Ok(()));
 
-        let error = health.liveness_at(start + Duration::from_secs(16)).unwrap_err();
+        let error = health
+            .liveness_at(start + Duration::from_secs(16))
+            .unwrap_err();
         assert_eq!(error.age, Duration::from_secs(6));
-        assert!(error.to_string().contains("liveness timeout of 5s"), "{error}");
+        assert!(
+            error.to_string().contains("liveness timeout of 5s"),
+            "{error}"
+        );
     }
 
     #[test]

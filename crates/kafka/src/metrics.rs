@@ -14,8 +14,8 @@ use burnrate_engine::Counters;
 use burnrate_model::{AlertKind, AlertStatus};
 use chrono::{DateTime, Utc};
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rust_decimal::Decimal;
 
@@ -29,12 +29,15 @@ pub const TEXT_CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 pub const DEFAULT_MAX_SERIES: usize = 200;
 
 /// Upper bounds of the state restore duration histogram, in seconds.
-const RESTORE_BUCKETS: [f64; 13] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+const RESTORE_BUCKETS: [f64; 13] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
 
 /// Upper bounds of the event-to-alert latency histogram, in seconds. Late events reach
 /// an alert hours after their event time, so the buckets go up to a day.
-const ALERT_LATENCY_BUCKETS: [f64; 14] =
-    [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0];
+const ALERT_LATENCY_BUCKETS: [f64; 14] = [
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
+];
 
 /// One account's spend on one meter of one vendor in its current billing period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +128,10 @@ impl Metrics {
             opts("records_consumed_total", "Records read from Kafka."),
             &["topic", "partition"],
         )?;
-        let events_rated = IntCounter::with_opts(opts("events_rated_total", "Usage events priced against a contract."))?;
+        let events_rated = IntCounter::with_opts(opts(
+            "events_rated_total",
+            "Usage events priced against a contract.",
+        ))?;
         let events_unrated = IntCounter::with_opts(opts(
             "events_unrated_total",
             "Usage events with no price in force at their event time, kept for re-rating.",
@@ -139,22 +145,34 @@ impl Metrics {
             "Usage events dropped as repeats of a (source, id) already counted.",
         ))?;
         let dead_letters = IntCounterVec::new(
-            opts("dead_letters_total", "Records sent to the dead-letter topic, by reason kind."),
+            opts(
+                "dead_letters_total",
+                "Records sent to the dead-letter topic, by reason kind.",
+            ),
             &["reason"],
         )?;
         let corrections = IntCounter::with_opts(opts(
             "corrections_total",
             "Correction records emitted for windows that had already closed.",
         ))?;
-        let alerts = IntCounterVec::new(opts("alerts_total", "Alerts published."), &["kind", "status"])?;
+        let alerts = IntCounterVec::new(
+            opts("alerts_total", "Alerts published."),
+            &["kind", "status"],
+        )?;
         let consumer_lag = IntGaugeVec::new(
-            opts("consumer_lag", "Records between the consumer position and the end of the partition."),
+            opts(
+                "consumer_lag",
+                "Records between the consumer position and the end of the partition.",
+            ),
             &["topic", "partition"],
         )?;
         let restore_duration = Histogram::with_opts(
-            HistogramOpts::new("state_restore_duration_seconds", "Time to restore one partition's state.")
-                .namespace("burnrate")
-                .buckets(RESTORE_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "state_restore_duration_seconds",
+                "Time to restore one partition's state.",
+            )
+            .namespace("burnrate")
+            .buckets(RESTORE_BUCKETS.to_vec()),
         )?;
         let restored_bytes = IntCounter::with_opts(opts(
             "state_restored_bytes_total",
@@ -169,9 +187,12 @@ impl Metrics {
             .buckets(ALERT_LATENCY_BUCKETS.to_vec()),
             &["kind"],
         )?;
-        let changelog_written_bytes =
-            IntCounter::with_opts(opts("changelog_written_bytes_total", "Bytes written to the state changelog topic."))?;
-        let contracts = IntGauge::with_opts(opts("contracts", "Contracts in the contracts table."))?;
+        let changelog_written_bytes = IntCounter::with_opts(opts(
+            "changelog_written_bytes_total",
+            "Bytes written to the state changelog topic.",
+        ))?;
+        let contracts =
+            IntGauge::with_opts(opts("contracts", "Contracts in the contracts table."))?;
         let contracts_last_update = Gauge::with_opts(opts(
             "contracts_last_update_timestamp_seconds",
             "Unix time of the last update applied to the contracts table.",
@@ -280,7 +301,8 @@ impl Metrics {
     /// Returns the consumed-records counter of `topic` and `partition`, for callers
     /// that count every record and should not look the labels up each time.
     pub fn consumed_counter(&self, topic: &str, partition: i32) -> IntCounter {
-        self.records_consumed.with_label_values(&[topic, &partition.to_string()])
+        self.records_consumed
+            .with_label_values(&[topic, &partition.to_string()])
     }
 
     /// Adds what the engine counted while processing (the difference of its
@@ -296,14 +318,18 @@ impl Metrics {
 
     /// Sets the lag of `topic` and `partition` in records.
     pub fn set_consumer_lag(&self, topic: &str, partition: i32, lag: i64) {
-        self.consumer_lag.with_label_values(&[topic, &partition.to_string()]).set(lag);
+        self.consumer_lag
+            .with_label_values(&[topic, &partition.to_string()])
+            .set(lag);
     }
 
     /// Removes the lag series of a partition this instance no longer owns, so a
     /// revoked partition does not keep reporting its last lag.
     pub fn remove_consumer_lag(&self, topic: &str, partition: i32) {
         // A partition revoked before its first lag update has no series, which is fine.
-        let _ = self.consumer_lag.remove_label_values(&[topic, &partition.to_string()]);
+        let _ = self
+            .consumer_lag
+            .remove_label_values(&[topic, &partition.to_string()]);
     }
 
     /// Counts one record sent to the dead-letter topic.
@@ -313,14 +339,23 @@ impl Metrics {
 
     /// Counts one published alert.
     pub fn alert_published(&self, kind: AlertKind, status: AlertStatus) {
-        self.alerts.with_label_values(&[alert_kind_label(kind), alert_status_label(status)]).inc();
+        self.alerts
+            .with_label_values(&[alert_kind_label(kind), alert_status_label(status)])
+            .inc();
     }
 
     /// Records the time from `written`, when the triggering record reached the usage
     /// topic, to the alert's publication. A negative span (clock skew) counts as zero.
-    pub fn observe_event_to_alert(&self, kind: AlertKind, written: DateTime<Utc>, published_at: DateTime<Utc>) {
+    pub fn observe_event_to_alert(
+        &self,
+        kind: AlertKind,
+        written: DateTime<Utc>,
+        published_at: DateTime<Utc>,
+    ) {
         let latency = (published_at - written).to_std().unwrap_or(Duration::ZERO);
-        self.event_to_alert_latency.with_label_values(&[alert_kind_label(kind)]).observe(latency.as_secs_f64());
+        self.event_to_alert_latency
+            .with_label_values(&[alert_kind_label(kind)])
+            .observe(latency.as_secs_f64());
     }
 
     /// Records one partition restore: its duration and the changelog bytes it read.
@@ -331,9 +366,11 @@ impl Metrics {
 
     /// Records the contracts table after an update: its size and the update's time.
     pub fn contracts_updated(&self, table_size: usize, at: DateTime<Utc>) {
-        self.contracts.set(i64::try_from(table_size).unwrap_or(i64::MAX));
+        self.contracts
+            .set(i64::try_from(table_size).unwrap_or(i64::MAX));
         // Milliseconds keep the sub-second part without going through a float of nanoseconds.
-        self.contracts_last_update.set(at.timestamp_millis() as f64 / 1000.0);
+        self.contracts_last_update
+            .set(at.timestamp_millis() as f64 / 1000.0);
     }
 
     /// Replaces the period spend series with `spends`, the spend of every (account,
@@ -411,8 +448,19 @@ mod tests {
         Decimal::from_str(text).unwrap()
     }
 
-    fn spend<'a>(account: &'a str, meter: &'a str, currency: &'a str, amount: &str) -> PeriodSpend<'a> {
-        PeriodSpend { account, vendor: "openai", meter, currency, amount: dec(amount) }
+    fn spend<'a>(
+        account: &'a str,
+        meter: &'a str,
+        currency: &'a str,
+        amount: &str,
+    ) -> PeriodSpend<'a> {
+        PeriodSpend {
+            account,
+            vendor: "openai",
+            meter,
+            currency,
+            amount: dec(amount),
+        }
     }
 
     /// Returns the lines of `text` that are samples of `metric`, without comments.
@@ -433,14 +481,37 @@ mod tests {
         metrics.alert_published(AlertKind::BudgetThreshold, AlertStatus::Firing);
 
         let text = metrics.encode();
-        assert!(text.contains("# TYPE burnrate_records_consumed_total counter"), "{text}");
-        assert!(text.contains(r#"burnrate_records_consumed_total{partition="3",topic="usage"} 2"#), "{text}");
+        assert!(
+            text.contains("# TYPE burnrate_records_consumed_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"burnrate_records_consumed_total{partition="3",topic="usage"} 2"#),
+            "{text}"
+        );
         assert!(text.contains("burnrate_events_rated_total 5"), "{text}");
-        assert!(text.contains(r#"burnrate_dead_letters_total{reason="decode"} 1"#), "{text}");
-        assert!(text.contains(r#"burnrate_dead_letters_total{reason="engine"} 0"#), "{text}");
-        assert!(text.contains(r#"burnrate_alerts_total{kind="budget_threshold",status="firing"} 1"#), "{text}");
-        assert!(text.contains(r#"burnrate_alerts_total{kind="anomaly",status="resolved"} 0"#), "{text}");
-        assert!(text.contains(r#"burnrate_event_to_alert_latency_seconds_count{kind="unrated_usage"} 0"#), "{text}");
+        assert!(
+            text.contains(r#"burnrate_dead_letters_total{reason="decode"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"burnrate_dead_letters_total{reason="engine"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"burnrate_alerts_total{kind="budget_threshold",status="firing"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"burnrate_alerts_total{kind="anomaly",status="resolved"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"burnrate_event_to_alert_latency_seconds_count{kind="unrated_usage"} 0"#
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -462,24 +533,44 @@ mod tests {
     fn histograms_record_seconds() {
         let metrics = Metrics::new(DEFAULT_MAX_SERIES).unwrap();
         metrics.observe_restore(Duration::from_millis(1500), 4096);
-        let event_time = DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z").unwrap().with_timezone(&Utc);
-        metrics.observe_event_to_alert(AlertKind::Anomaly, event_time, event_time + chrono::Duration::seconds(42));
+        let event_time = DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        metrics.observe_event_to_alert(
+            AlertKind::Anomaly,
+            event_time,
+            event_time + chrono::Duration::seconds(42),
+        );
 
         let text = metrics.encode();
-        assert!(text.contains("burnrate_state_restore_duration_seconds_sum 1.5"), "{text}");
-        assert!(text.contains("burnrate_state_restored_bytes_total 4096"), "{text}");
-        assert!(text.contains(r#"burnrate_event_to_alert_latency_seconds_sum{kind="anomaly"} 42"#), "{text}");
+        assert!(
+            text.contains("burnrate_state_restore_duration_seconds_sum 1.5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("burnrate_state_restored_bytes_total 4096"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"burnrate_event_to_alert_latency_seconds_sum{kind="anomaly"} 42"#),
+            "{text}"
+        );
     }
 
     #[test]
     fn contracts_update_sets_size_and_time() {
         let metrics = Metrics::new(DEFAULT_MAX_SERIES).unwrap();
-        let at = DateTime::parse_from_rfc3339("2026-05-06T10:00:00.250Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-05-06T10:00:00.250Z")
+            .unwrap()
+            .with_timezone(&Utc);
         metrics.contracts_updated(12, at);
 
         let text = metrics.encode();
         assert!(text.contains("burnrate_contracts 12"), "{text}");
-        assert!(text.contains("burnrate_contracts_last_update_timestamp_seconds 1778061600.25"), "{text}");
+        assert!(
+            text.contains("burnrate_contracts_last_update_timestamp_seconds 1778061600.25"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -521,7 +612,10 @@ mod tests {
             r#"burnrate_period_spend{account="other",currency="EUR",meter="other",vendor="other"} 3"#,
         ];
         for line in expected {
-            assert!(lines.contains(&line.to_owned()), "missing {line} in {lines:?}");
+            assert!(
+                lines.contains(&line.to_owned()),
+                "missing {line} in {lines:?}"
+            );
         }
     }
 
@@ -535,7 +629,10 @@ mod tests {
         let lines = samples(&metrics.encode(), "burnrate_period_spend");
         assert_eq!(
             lines,
-            [r#"burnrate_period_spend{account="c",currency="USD",meter="m",vendor="openai"} 7"#.to_owned()]
+            [
+                r#"burnrate_period_spend{account="c",currency="USD",meter="m",vendor="openai"} 7"#
+                    .to_owned()
+            ]
         );
     }
 
@@ -544,7 +641,10 @@ mod tests {
         let metrics = Metrics::new(5).unwrap();
         metrics.set_period_spend([spend("a", "m", "USD", "0.1"), spend("a", "m", "USD", "0.2")]);
         let lines = samples(&metrics.encode(), "burnrate_period_spend");
-        assert_eq!(lines, [r#"burnrate_period_spend{account="a",currency="USD",meter="m",vendor="openai"} 0.3"#]);
+        assert_eq!(
+            lines,
+            [r#"burnrate_period_spend{account="a",currency="USD",meter="m",vendor="openai"} 0.3"#]
+        );
     }
 
     #[test]
@@ -552,27 +652,50 @@ mod tests {
         let metrics = Metrics::new(1).unwrap();
         metrics.set_period_spend([spend("b", "m", "USD", "1"), spend("a", "m", "USD", "1")]);
         let lines = samples(&metrics.encode(), "burnrate_period_spend");
-        assert!(lines.iter().any(|line| line.contains(r#"account="a""#)), "{lines:?}");
-        assert!(!lines.iter().any(|line| line.contains(r#"account="b""#)), "{lines:?}");
+        assert!(
+            lines.iter().any(|line| line.contains(r#"account="a""#)),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|line| line.contains(r#"account="b""#)),
+            "{lines:?}"
+        );
     }
 
     #[test]
     fn budget_use_folds_to_highest_ratio() {
         let metrics = Metrics::new(1).unwrap();
-        let usage = |budget, ratio| BudgetUse { account: "acme", budget, currency: "USD", ratio: dec(ratio) };
-        metrics.set_budget_use([usage("monthly", "0.9"), usage("team-a", "0.5"), usage("team-b", "0.7")]);
+        let usage = |budget, ratio| BudgetUse {
+            account: "acme",
+            budget,
+            currency: "USD",
+            ratio: dec(ratio),
+        };
+        metrics.set_budget_use([
+            usage("monthly", "0.9"),
+            usage("team-a", "0.5"),
+            usage("team-b", "0.7"),
+        ]);
 
         let lines = samples(&metrics.encode(), "burnrate_budget_use_ratio");
         assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines.contains(&r#"burnrate_budget_use_ratio{account="acme",budget="monthly",currency="USD"} 0.9"#.to_owned()));
-        assert!(lines.contains(&r#"burnrate_budget_use_ratio{account="other",budget="other",currency="USD"} 0.7"#.to_owned()));
+        assert!(lines.contains(
+            &r#"burnrate_budget_use_ratio{account="acme",budget="monthly",currency="USD"} 0.9"#
+                .to_owned()
+        ));
+        assert!(lines.contains(
+            &r#"burnrate_budget_use_ratio{account="other",budget="other",currency="USD"} 0.7"#
+                .to_owned()
+        ));
     }
 
     #[test]
     fn revoked_partition_lag_is_removed() {
         let metrics = Metrics::new(DEFAULT_MAX_SERIES).unwrap();
         metrics.set_consumer_lag("usage", 0, 17);
-        assert!(metrics.encode().contains(r#"burnrate_consumer_lag{partition="0",topic="usage"} 17"#));
+        assert!(metrics
+            .encode()
+            .contains(r#"burnrate_consumer_lag{partition="0",topic="usage"} 17"#));
 
         metrics.remove_consumer_lag("usage", 0);
         metrics.remove_consumer_lag("usage", 9);

@@ -59,12 +59,18 @@ impl OutputEncoder {
         self.encode(alert, |ids| ids.alert)
     }
 
-    fn encode<T: AvroRecord + Serialize>(&self, record: &T, schema_id: impl Fn(&AvroSchemaIds) -> u32) -> Vec<u8> {
+    fn encode<T: AvroRecord + Serialize>(
+        &self,
+        record: &T,
+        schema_id: impl Fn(&AvroSchemaIds) -> u32,
+    ) -> Vec<u8> {
         match &self.avro {
             Some(ids) => {
                 // burnrate's own records always fit its own schemas; a failure here
                 // is a bug in the codec, not bad input.
-                let datum = encode_datum(record).unwrap_or_else(|error| panic!("{} does not fit its own Avro schema: {error}", T::RECORD));
+                let datum = encode_datum(record).unwrap_or_else(|error| {
+                    panic!("{} does not fit its own Avro schema: {error}", T::RECORD)
+                });
                 encode_confluent_frame(schema_id(ids), &datum)
             }
             None => serde_json::to_vec(record).expect("aggregates and alerts serialize to JSON"),

@@ -175,12 +175,17 @@ impl Pipeline {
     }
 
     fn slots(&self) -> MutexGuard<'_, BTreeMap<i32, Slot>> {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes the fatal error a rebalance callback raised, if any.
     pub fn take_fatal(&self) -> Option<FatalError> {
-        self.fatal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+        self.fatal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 
     /// Keeps a fatal error raised inside a callback for the loop to return.
@@ -190,7 +195,10 @@ impl Pipeline {
 
     fn raise(&self, error: FatalError) {
         error!(%error, "fatal error");
-        self.fatal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get_or_insert(error);
+        self.fatal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get_or_insert(error);
     }
 
     /// Returns the partitions this instance owns now.
@@ -199,7 +207,12 @@ impl Pipeline {
     }
 
     /// Processes one usage record.
-    pub fn process(&self, message: &BorrowedMessage<'_>, table: &ContractTable, outputs: &mut Vec<EngineOutput>) -> Result<(), FatalError> {
+    pub fn process(
+        &self,
+        message: &BorrowedMessage<'_>,
+        table: &ContractTable,
+        outputs: &mut Vec<EngineOutput>,
+    ) -> Result<(), FatalError> {
         let partition = message.partition();
         let offset = message.offset();
         let mut slots = self.slots();
@@ -216,12 +229,16 @@ impl Pipeline {
         slot.consumed.inc();
 
         let now = Utc::now();
-        let decoded = self.decode_with_retries(message).and_then(|event| self.check_not_ahead(event, now));
+        let decoded = self
+            .decode_with_retries(message)
+            .and_then(|event| self.check_not_ahead(event, now));
         match decoded {
             Ok(event) => {
                 let before = slot.engine.counters();
-                slot.engine.process(event, offset, Some(now), table, outputs);
-                self.metrics.record_engine_counts(&difference(&slot.engine.counters(), &before));
+                slot.engine
+                    .process(event, offset, Some(now), table, outputs);
+                self.metrics
+                    .record_engine_counts(&difference(&slot.engine.counters(), &before));
                 let id_prefix = format!("{}/{partition}/{offset}/", self.kafka.topics.usage);
                 self.publish(outputs, partition, &id_prefix, Some(message))
             }
@@ -229,7 +246,13 @@ impl Pipeline {
                 slot.engine.skip_offset(offset);
                 warn!(topic = message.topic(), partition, offset, reason = %rejection.reason, "usage record sent to dead letters");
                 self.metrics.dead_lettered(rejection.kind);
-                self.send_aside(&self.kafka.topics.dead_letters, message, rejection.kind.as_str(), &rejection.reason, None)
+                self.send_aside(
+                    &self.kafka.topics.dead_letters,
+                    message,
+                    rejection.kind.as_str(),
+                    &rejection.reason,
+                    None,
+                )
             }
             Err(DecodeFailure::Transient(error)) => Err(FatalError::Unavailable {
                 topic: message.topic().to_owned(),
@@ -243,8 +266,13 @@ impl Pipeline {
     /// Rejects an event whose time is further ahead of the clock than
     /// `[kafka] max_time_ahead`: one such event would move its partition's
     /// watermark into the future and close every open window early.
-    fn check_not_ahead(&self, event: burnrate_model::UsageEvent, now: DateTime<Utc>) -> Result<burnrate_model::UsageEvent, DecodeFailure> {
-        let limit = chrono::Duration::from_std(self.kafka.max_time_ahead).unwrap_or(chrono::Duration::MAX);
+    fn check_not_ahead(
+        &self,
+        event: burnrate_model::UsageEvent,
+        now: DateTime<Utc>,
+    ) -> Result<burnrate_model::UsageEvent, DecodeFailure> {
+        let limit =
+            chrono::Duration::from_std(self.kafka.max_time_ahead).unwrap_or(chrono::Duration::MAX);
         if event.time <= now + limit {
             return Ok(event);
         }
@@ -261,12 +289,18 @@ impl Pipeline {
 
     /// Decodes a record, retrying while a service it needs (the schema registry)
     /// is unreachable.
-    fn decode_with_retries(&self, message: &BorrowedMessage<'_>) -> Result<burnrate_model::UsageEvent, DecodeFailure> {
+    fn decode_with_retries(
+        &self,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<burnrate_model::UsageEvent, DecodeFailure> {
         let content_type = header_text(message, "content-type");
         let mut delay = Duration::from_millis(200);
         let deadline = Instant::now() + self.kafka.delivery_timeout;
         loop {
-            match self.decoder.decode(message.payload(), content_type.as_deref()) {
+            match self
+                .decoder
+                .decode(message.payload(), content_type.as_deref())
+            {
                 Err(DecodeFailure::Transient(error)) if Instant::now() + delay < deadline => {
                     warn!(topic = message.topic(), partition = message.partition(), offset = message.offset(), %error, retry_in = ?delay, "decoding needs a service that is unavailable; retrying");
                     self.metrics.processing_retries.inc();
@@ -281,40 +315,108 @@ impl Pipeline {
 
     /// Sends the engine's outputs; `source` is the record that caused them.
     /// `id_prefix` identifies the step that produced them (see [`headers::OUTPUT_ID`]).
-    fn publish(&self, outputs: &mut Vec<EngineOutput>, partition: i32, id_prefix: &str, source: Option<&BorrowedMessage<'_>>) -> Result<(), FatalError> {
+    fn publish(
+        &self,
+        outputs: &mut Vec<EngineOutput>,
+        partition: i32,
+        id_prefix: &str,
+        source: Option<&BorrowedMessage<'_>>,
+    ) -> Result<(), FatalError> {
         for (index, output) in outputs.drain(..).enumerate() {
             let output_id = format!("{id_prefix}{index}");
             match output {
                 EngineOutput::Aggregate(aggregate) => {
                     let value = self.encoder.aggregate(&aggregate);
-                    self.send(&self.kafka.topics.aggregates, None, Some(aggregate.account.as_bytes()), &value, self.content_headers(&output_id), UNTRACKED)?;
+                    self.send(
+                        &self.kafka.topics.aggregates,
+                        None,
+                        Some(aggregate.account.as_bytes()),
+                        &value,
+                        self.content_headers(&output_id),
+                        UNTRACKED,
+                    )?;
                     self.publish_focus_row(&aggregate, &output_id)?;
                 }
                 EngineOutput::Alert(alert) => {
                     let value = self.encoder.alert(&alert);
-                    self.send(&self.kafka.topics.alerts, None, Some(alert.key.as_bytes()), &value, self.content_headers(&output_id), UNTRACKED)?;
+                    self.send(
+                        &self.kafka.topics.alerts,
+                        None,
+                        Some(alert.key.as_bytes()),
+                        &value,
+                        self.content_headers(&output_id),
+                        UNTRACKED,
+                    )?;
                     self.count_alert(&alert, source);
                 }
-                EngineOutput::DeadLetter { event, offset, reason } => {
+                EngineOutput::DeadLetter {
+                    event,
+                    offset,
+                    reason,
+                } => {
                     self.metrics.dead_lettered(DeadLetterKind::Engine);
                     warn!(partition, offset, event_id = %event.id, %reason, "usage event sent to dead letters");
                     match source {
-                        Some(message) => self.send_aside(&self.kafka.topics.dead_letters, message, "engine", &reason, None)?,
+                        Some(message) => self.send_aside(
+                            &self.kafka.topics.dead_letters,
+                            message,
+                            "engine",
+                            &reason,
+                            None,
+                        )?,
                         None => {
                             let value = encode_cloudevent(&event);
-                            let headers = aside_headers(&self.kafka.topics.usage, partition, offset, "engine", &reason, None);
-                            self.send(&self.kafka.topics.dead_letters, None, Some(event.account.as_bytes()), value.as_bytes(), headers, UNTRACKED)?;
+                            let headers = aside_headers(
+                                &self.kafka.topics.usage,
+                                partition,
+                                offset,
+                                "engine",
+                                &reason,
+                                None,
+                            );
+                            self.send(
+                                &self.kafka.topics.dead_letters,
+                                None,
+                                Some(event.account.as_bytes()),
+                                value.as_bytes(),
+                                headers,
+                                UNTRACKED,
+                            )?;
                         }
                     }
                 }
-                EngineOutput::Unrated { event, offset, reason } => {
+                EngineOutput::Unrated {
+                    event,
+                    offset,
+                    reason,
+                } => {
                     let text = reason.to_string();
                     match source {
-                        Some(message) => self.send_aside(&self.kafka.topics.unrated, message, "unrated", &text, Some(reason.code()))?,
+                        Some(message) => self.send_aside(
+                            &self.kafka.topics.unrated,
+                            message,
+                            "unrated",
+                            &text,
+                            Some(reason.code()),
+                        )?,
                         None => {
                             let value = encode_cloudevent(&event);
-                            let headers = aside_headers(&self.kafka.topics.usage, partition, offset, "unrated", &text, Some(reason.code()));
-                            self.send(&self.kafka.topics.unrated, None, Some(event.account.as_bytes()), value.as_bytes(), headers, UNTRACKED)?;
+                            let headers = aside_headers(
+                                &self.kafka.topics.usage,
+                                partition,
+                                offset,
+                                "unrated",
+                                &text,
+                                Some(reason.code()),
+                            );
+                            self.send(
+                                &self.kafka.topics.unrated,
+                                None,
+                                Some(event.account.as_bytes()),
+                                value.as_bytes(),
+                                headers,
+                                UNTRACKED,
+                            )?;
                         }
                     }
                 }
@@ -325,7 +427,11 @@ impl Pipeline {
 
     /// Publishes the FOCUS row of an aggregate of the exported window kind, when a
     /// FOCUS topic is configured.
-    fn publish_focus_row(&self, aggregate: &SpendAggregate, output_id: &str) -> Result<(), FatalError> {
+    fn publish_focus_row(
+        &self,
+        aggregate: &SpendAggregate,
+        output_id: &str,
+    ) -> Result<(), FatalError> {
         let Some(topic) = &self.kafka.topics.focus else {
             return Ok(());
         };
@@ -337,7 +443,10 @@ impl Pipeline {
             warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
             return Ok(());
         };
-        let row = match FocusRow::from_aggregate(aggregate, contract.billing_period(aggregate.window_start)) {
+        let row = match FocusRow::from_aggregate(
+            aggregate,
+            contract.billing_period(aggregate.window_start),
+        ) {
             Ok(row) => row,
             Err(error) => {
                 warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, %error, "no FOCUS row for an aggregate");
@@ -347,13 +456,31 @@ impl Pipeline {
         let object: serde_json::Map<String, serde_json::Value> = FOCUS_COLUMNS
             .iter()
             .zip(row.values())
-            .map(|(column, cell)| (column.to_string(), cell.map_or(serde_json::Value::Null, |text| text.into())))
+            .map(|(column, cell)| {
+                (
+                    column.to_string(),
+                    cell.map_or(serde_json::Value::Null, |text| text.into()),
+                )
+            })
             .collect();
         let value = serde_json::to_vec(&object).expect("a map of strings serializes to JSON");
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "content-type", value: Some("application/json") })
-            .insert(Header { key: headers::OUTPUT_ID, value: Some(output_id) });
-        self.send(topic, None, Some(aggregate.account.as_bytes()), &value, headers, UNTRACKED)
+            .insert(Header {
+                key: "content-type",
+                value: Some("application/json"),
+            })
+            .insert(Header {
+                key: headers::OUTPUT_ID,
+                value: Some(output_id),
+            });
+        self.send(
+            topic,
+            None,
+            Some(aggregate.account.as_bytes()),
+            &value,
+            headers,
+            UNTRACKED,
+        )
     }
 
     fn count_alert(&self, alert: &Alert, source: Option<&BorrowedMessage<'_>>) {
@@ -363,7 +490,8 @@ impl Pipeline {
             .and_then(|message| message.timestamp().to_millis())
             .and_then(DateTime::<Utc>::from_timestamp_millis);
         if let Some(written) = written {
-            self.metrics.observe_event_to_alert(alert.kind, written, Utc::now());
+            self.metrics
+                .observe_event_to_alert(alert.kind, written, Utc::now());
         }
     }
 
@@ -381,24 +509,55 @@ impl Pipeline {
 
     /// Sends a usage record with its key, value and headers to `topic`, with the
     /// reason in added headers.
-    fn send_aside(&self, topic: &str, message: &BorrowedMessage<'_>, stage: &str, reason: &str, code: Option<&str>) -> Result<(), FatalError> {
+    fn send_aside(
+        &self,
+        topic: &str,
+        message: &BorrowedMessage<'_>,
+        stage: &str,
+        reason: &str,
+        code: Option<&str>,
+    ) -> Result<(), FatalError> {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for header in original.iter() {
                 headers = headers.insert(header);
             }
         }
-        let added = aside_headers(message.topic(), message.partition(), message.offset(), stage, reason, code);
+        let added = aside_headers(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            stage,
+            reason,
+            code,
+        );
         for header in added.iter() {
             headers = headers.insert(header);
         }
-        self.send(topic, None, message.key(), message.payload().unwrap_or_default(), headers, UNTRACKED)
+        self.send(
+            topic,
+            None,
+            message.key(),
+            message.payload().unwrap_or_default(),
+            headers,
+            UNTRACKED,
+        )
     }
 
     /// Sends one record, waiting while the producer's queue is full.
-    fn send(&self, topic: &str, partition: Option<i32>, key: Option<&[u8]>, value: &[u8], headers: OwnedHeaders, marker: usize) -> Result<(), FatalError> {
+    fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: &[u8],
+        headers: OwnedHeaders,
+        marker: usize,
+    ) -> Result<(), FatalError> {
         self.ensure_transaction()?;
-        let mut record = BaseRecord::with_opaque_to(topic, marker).payload(value).headers(headers);
+        let mut record = BaseRecord::with_opaque_to(topic, marker)
+            .payload(value)
+            .headers(headers);
         if let Some(key) = key {
             record = record.key(key);
         }
@@ -412,16 +571,26 @@ impl Pipeline {
                     record = returned;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((source, _)) => return Err(FatalError::Kafka { what: "producing a record", source }),
+                Err((source, _)) => {
+                    return Err(FatalError::Kafka {
+                        what: "producing a record",
+                        source,
+                    })
+                }
             }
         }
     }
 
     fn ensure_transaction(&self) -> Result<(), FatalError> {
-        if self.kafka.guarantee == Guarantee::ExactlyOnce && !self.in_transaction.swap(true, Ordering::AcqRel) {
+        if self.kafka.guarantee == Guarantee::ExactlyOnce
+            && !self.in_transaction.swap(true, Ordering::AcqRel)
+        {
             self.producer
                 .begin_transaction()
-                .map_err(|source| FatalError::Kafka { what: "beginning a transaction", source })?;
+                .map_err(|source| FatalError::Kafka {
+                    what: "beginning a transaction",
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -430,7 +599,10 @@ impl Pipeline {
     fn flush(&self) -> Result<(), FatalError> {
         self.producer
             .flush(self.kafka.delivery_timeout)
-            .map_err(|source| FatalError::Kafka { what: "waiting for deliveries", source })?;
+            .map_err(|source| FatalError::Kafka {
+                what: "waiting for deliveries",
+                source,
+            })?;
         let (count, first) = self.producer.context().failures();
         if count > 0 {
             return Err(FatalError::Delivery {
@@ -442,7 +614,11 @@ impl Pipeline {
     }
 
     /// Advances idle partitions by processing time.
-    pub fn advance_idle(&self, now: DateTime<Utc>, outputs: &mut Vec<EngineOutput>) -> Result<(), FatalError> {
+    pub fn advance_idle(
+        &self,
+        now: DateTime<Utc>,
+        outputs: &mut Vec<EngineOutput>,
+    ) -> Result<(), FatalError> {
         let mut slots = self.slots();
         for (partition, slot) in slots.iter_mut() {
             slot.engine.advance_idle(now, outputs);
@@ -451,9 +627,17 @@ impl Pipeline {
                 // The watermark moves on every idle advance that emits, so it keeps
                 // the ids of successive idle steps apart.
                 let state = slot.engine.state();
-                let offset = state.input_offset.map_or_else(|| "none".to_owned(), |offset| offset.to_string());
-                let watermark = state.watermark.current.map_or(0, |watermark| watermark.timestamp_micros());
-                let id_prefix = format!("{}/{partition}/{offset}/idle-{watermark}-", self.kafka.topics.usage);
+                let offset = state
+                    .input_offset
+                    .map_or_else(|| "none".to_owned(), |offset| offset.to_string());
+                let watermark = state
+                    .watermark
+                    .current
+                    .map_or(0, |watermark| watermark.timestamp_micros());
+                let id_prefix = format!(
+                    "{}/{partition}/{offset}/idle-{watermark}-",
+                    self.kafka.topics.usage
+                );
                 self.publish(outputs, *partition, &id_prefix, None)?;
             }
         }
@@ -462,14 +646,21 @@ impl Pipeline {
 
     /// Writes the changed partitions' state and commits their input offsets.
     /// `snapshot` partitions get a full snapshot (they are being handed over).
-    pub fn checkpoint<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, snapshot: &[i32], mode: CommitMode) -> Result<(), FatalError> {
+    pub fn checkpoint<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        snapshot: &[i32],
+        mode: CommitMode,
+    ) -> Result<(), FatalError> {
         let mut slots = self.slots();
         let due: Vec<i32> = slots
             .iter()
             // A partition handed over gets a snapshot, unless its last changelog
             // record already is one of its current state.
             .filter(|(partition, slot)| {
-                let snapshot_is_current = !slot.changed && slot.snapshot_offset.is_some() && slot.changes_since_snapshot == 0;
+                let snapshot_is_current = !slot.changed
+                    && slot.snapshot_offset.is_some()
+                    && slot.changes_since_snapshot == 0;
                 slot.changed || (snapshot.contains(partition) && !snapshot_is_current)
             })
             .map(|(partition, _)| *partition)
@@ -506,22 +697,54 @@ impl Pipeline {
                 for (index, chunk) in chunks.iter().enumerate() {
                     let position = format!("{index}/{}", chunks.len());
                     let mut headers = OwnedHeaders::new()
-                        .insert(Header { key: changelog::KIND_HEADER, value: Some(kind) })
-                        .insert(Header { key: changelog::INPUT_OFFSET_HEADER, value: Some(&input_offset) })
-                        .insert(Header { key: changelog::CHUNK_HEADER, value: Some(&position) });
+                        .insert(Header {
+                            key: changelog::KIND_HEADER,
+                            value: Some(kind),
+                        })
+                        .insert(Header {
+                            key: changelog::INPUT_OFFSET_HEADER,
+                            value: Some(&input_offset),
+                        })
+                        .insert(Header {
+                            key: changelog::CHUNK_HEADER,
+                            value: Some(&position),
+                        });
                     if kind == CHANGES {
-                        headers = headers.insert(Header { key: changelog::SNAPSHOT_OFFSET_HEADER, value: Some(&snapshot_offset) });
+                        headers = headers.insert(Header {
+                            key: changelog::SNAPSHOT_OFFSET_HEADER,
+                            value: Some(&snapshot_offset),
+                        });
                     }
                     // The first chunk's offset is where a restore starts reading.
-                    let marker = if full && index == 0 { TRACK_SNAPSHOT } else { UNTRACKED };
-                    self.send(&self.kafka.topics.changelog, Some(*partition), Some(key.as_bytes()), chunk, headers, marker)?;
+                    let marker = if full && index == 0 {
+                        TRACK_SNAPSHOT
+                    } else {
+                        UNTRACKED
+                    };
+                    self.send(
+                        &self.kafka.topics.changelog,
+                        Some(*partition),
+                        Some(key.as_bytes()),
+                        chunk,
+                        headers,
+                        marker,
+                    )?;
                 }
-                self.metrics.changelog_written_bytes.inc_by(bytes.len() as u64);
+                self.metrics
+                    .changelog_written_bytes
+                    .inc_by(bytes.len() as u64);
                 written.push((*partition, full, bytes.len() as u64));
             }
             offsets
-                .add_partition_offset(&self.kafka.topics.usage, *partition, Offset::Offset(slot.next_offset))
-                .map_err(|source| FatalError::Kafka { what: "listing offsets", source })?;
+                .add_partition_offset(
+                    &self.kafka.topics.usage,
+                    *partition,
+                    Offset::Offset(slot.next_offset),
+                )
+                .map_err(|source| FatalError::Kafka {
+                    what: "listing offsets",
+                    source,
+                })?;
         }
 
         if exactly_once {
@@ -532,10 +755,16 @@ impl Pipeline {
             })?;
             self.producer
                 .send_offsets_to_transaction(&offsets, &group, self.kafka.delivery_timeout)
-                .map_err(|source| FatalError::Kafka { what: "adding offsets to the transaction", source })?;
+                .map_err(|source| FatalError::Kafka {
+                    what: "adding offsets to the transaction",
+                    source,
+                })?;
             self.producer
                 .commit_transaction(self.kafka.delivery_timeout)
-                .map_err(|source| FatalError::Kafka { what: "committing the transaction", source })?;
+                .map_err(|source| FatalError::Kafka {
+                    what: "committing the transaction",
+                    source,
+                })?;
             self.in_transaction.store(false, Ordering::Release);
         }
         // Serves the delivery reports, so the snapshot offsets below are known.
@@ -550,14 +779,18 @@ impl Pipeline {
         }
 
         for (partition, full, size) in written {
-            let slot = slots.get_mut(&partition).expect("written partitions are owned");
+            let slot = slots
+                .get_mut(&partition)
+                .expect("written partitions are owned");
             if full {
                 match self.producer.context().take_snapshot_offset(partition) {
                     Some(offset) => slot.snapshot_offset = Some(offset),
                     None => {
                         return Err(FatalError::Delivery {
                             count: 1,
-                            first: format!("the snapshot of partition {partition} has no delivery report"),
+                            first: format!(
+                                "the snapshot of partition {partition} has no delivery report"
+                            ),
                         })
                     }
                 }
@@ -592,7 +825,14 @@ impl Pipeline {
                 continue;
             }
             let started = Instant::now();
-            let restored = match restore_partition(&self.reader, &self.kafka.topics.changelog, partition, &self.processing, &self.alerts, self.kafka.delivery_timeout) {
+            let restored = match restore_partition(
+                &self.reader,
+                &self.kafka.topics.changelog,
+                partition,
+                &self.processing,
+                &self.alerts,
+                self.kafka.delivery_timeout,
+            ) {
                 Ok(restored) => restored,
                 Err(error) => {
                     self.raise(FatalError::Restore(error));
@@ -602,19 +842,36 @@ impl Pipeline {
             // Restoring many partitions can take a while; it is progress, not a hang.
             self.health.beat();
             let seconds = started.elapsed().as_secs_f64();
-            self.metrics.observe_restore(started.elapsed(), restored.bytes);
+            self.metrics
+                .observe_restore(started.elapsed(), restored.bytes);
             let (engine, next_offset) = match restored.engine {
                 Some(engine) => {
                     let next = engine.state().input_offset.map_or(0, |offset| offset + 1);
-                    if let Err(error) = assignment.set_partition_offset(&self.kafka.topics.usage, partition, Offset::Offset(next)) {
-                        self.raise(FatalError::Kafka { what: "setting the resume offset", source: error });
+                    if let Err(error) = assignment.set_partition_offset(
+                        &self.kafka.topics.usage,
+                        partition,
+                        Offset::Offset(next),
+                    ) {
+                        self.raise(FatalError::Kafka {
+                            what: "setting the resume offset",
+                            source: error,
+                        });
                     }
-                    info!(partition, resume_offset = next, restore_seconds = seconds, bytes = restored.bytes, "partition assigned; state restored");
+                    info!(
+                        partition,
+                        resume_offset = next,
+                        restore_seconds = seconds,
+                        bytes = restored.bytes,
+                        "partition assigned; state restored"
+                    );
                     (engine, next)
                 }
                 None => {
                     info!(partition, restore_seconds = seconds, "partition assigned; no state yet, starting from the committed offset or the beginning");
-                    (PartitionEngine::with_alerts(self.processing.clone(), self.alerts.clone()), 0)
+                    (
+                        PartitionEngine::with_alerts(self.processing.clone(), self.alerts.clone()),
+                        0,
+                    )
                 }
             };
             self.slots().insert(
@@ -628,7 +885,9 @@ impl Pipeline {
                     // The bytes the restore read approximate the snapshot's size.
                     snapshot_bytes: restored.bytes,
                     changes_bytes: 0,
-                    consumed: self.metrics.consumed_counter(&self.kafka.topics.usage, partition),
+                    consumed: self
+                        .metrics
+                        .consumed_counter(&self.kafka.topics.usage, partition),
                 },
             );
         }
@@ -638,7 +897,11 @@ impl Pipeline {
     /// Hands revoked partitions over: checkpoints with a snapshot, commits, and
     /// drops their engines. A lost assignment (the group moved on without this
     /// instance) writes nothing, because another instance may already own them.
-    pub fn on_revoke<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, revoked: &TopicPartitionList) {
+    pub fn on_revoke<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        revoked: &TopicPartitionList,
+    ) {
         let partitions: Vec<i32> = revoked
             .elements()
             .iter()
@@ -654,7 +917,10 @@ impl Pipeline {
                 // restart restores them consistently.
                 match self.producer.abort_transaction(self.kafka.delivery_timeout) {
                     Ok(()) => self.raise(FatalError::LostInTransaction),
-                    Err(error) => self.raise(FatalError::Kafka { what: "aborting the transaction", source: error }),
+                    Err(error) => self.raise(FatalError::Kafka {
+                        what: "aborting the transaction",
+                        source: error,
+                    }),
                 }
             }
         } else if let Err(error) = self.checkpoint(consumer, &partitions, CommitMode::Sync) {
@@ -663,7 +929,8 @@ impl Pipeline {
         let mut slots = self.slots();
         for partition in &partitions {
             slots.remove(partition);
-            self.metrics.remove_consumer_lag(&self.kafka.topics.usage, *partition);
+            self.metrics
+                .remove_consumer_lag(&self.kafka.topics.usage, *partition);
         }
         info!(?partitions, "partitions revoked");
     }
@@ -676,17 +943,42 @@ impl Pipeline {
     }
 }
 
-fn aside_headers(topic: &str, partition: i32, offset: i64, stage: &str, reason: &str, code: Option<&str>) -> OwnedHeaders {
+fn aside_headers(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    stage: &str,
+    reason: &str,
+    code: Option<&str>,
+) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
     let mut headers = OwnedHeaders::new()
-        .insert(Header { key: headers::SOURCE_TOPIC, value: Some(topic) })
-        .insert(Header { key: headers::SOURCE_PARTITION, value: Some(&partition) })
-        .insert(Header { key: headers::SOURCE_OFFSET, value: Some(&offset) })
-        .insert(Header { key: headers::STAGE, value: Some(stage) })
-        .insert(Header { key: headers::REASON, value: Some(reason) });
+        .insert(Header {
+            key: headers::SOURCE_TOPIC,
+            value: Some(topic),
+        })
+        .insert(Header {
+            key: headers::SOURCE_PARTITION,
+            value: Some(&partition),
+        })
+        .insert(Header {
+            key: headers::SOURCE_OFFSET,
+            value: Some(&offset),
+        })
+        .insert(Header {
+            key: headers::STAGE,
+            value: Some(stage),
+        })
+        .insert(Header {
+            key: headers::REASON,
+            value: Some(reason),
+        });
     if let Some(code) = code {
-        headers = headers.insert(Header { key: headers::REASON_CODE, value: Some(code) });
+        headers = headers.insert(Header {
+            key: headers::REASON_CODE,
+            value: Some(code),
+        });
     }
     headers
 }

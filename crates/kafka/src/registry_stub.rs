@@ -39,17 +39,25 @@ impl RegistryStub {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let request = read_request(&stream);
-                let (status, body) = respond(&request, &thread_schemas.lock().unwrap(), registered_id);
+                let (status, body) =
+                    respond(&request, &thread_schemas.lock().unwrap(), registered_id);
                 thread_requests.lock().unwrap().push(request);
                 write_response(stream, status, &body);
             }
         });
-        RegistryStub { address, requests, schemas }
+        RegistryStub {
+            address,
+            requests,
+            schemas,
+        }
     }
 
     /// Adds a schema the stub serves under `id`.
     pub fn add_schema(&self, id: u32, schema_json: &str) {
-        self.schemas.lock().unwrap().insert(id, schema_json.to_owned());
+        self.schemas
+            .lock()
+            .unwrap()
+            .insert(id, schema_json.to_owned());
     }
 
     /// Returns the base URL, such as `http://127.0.0.1:40123`.
@@ -63,18 +71,31 @@ impl RegistryStub {
     }
 }
 
-fn respond(request: &ReceivedRequest, schemas: &HashMap<u32, String>, registered_id: u32) -> (u16, String) {
+fn respond(
+    request: &ReceivedRequest,
+    schemas: &HashMap<u32, String>,
+    registered_id: u32,
+) -> (u16, String) {
     if let Some(id) = request.path.strip_prefix("/schemas/ids/") {
         let schema = id.parse::<u32>().ok().and_then(|id| schemas.get(&id));
         return match schema {
             Some(schema) => (200, serde_json::json!({ "schema": schema }).to_string()),
-            None => (404, format!(r#"{{"error_code":40403,"message":"Schema {id} not found"}}"#)),
+            None => (
+                404,
+                format!(r#"{{"error_code":40403,"message":"Schema {id} not found"}}"#),
+            ),
         };
     }
-    if request.method == "POST" && request.path.starts_with("/subjects/") && request.path.ends_with("/versions") {
+    if request.method == "POST"
+        && request.path.starts_with("/subjects/")
+        && request.path.ends_with("/versions")
+    {
         return (200, format!(r#"{{"id":{registered_id}}}"#));
     }
-    (404, r#"{"error_code":404,"message":"HTTP 404 Not Found"}"#.to_owned())
+    (
+        404,
+        r#"{"error_code":404,"message":"HTTP 404 Not Found"}"#.to_owned(),
+    )
 }
 
 fn read_request(stream: &TcpStream) -> ReceivedRequest {
@@ -98,10 +119,18 @@ fn read_request(stream: &TcpStream) -> ReceivedRequest {
         }
     }
 
-    let length = headers.get("content-length").and_then(|length| length.parse().ok()).unwrap_or(0);
+    let length = headers
+        .get("content-length")
+        .and_then(|length| length.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
-    ReceivedRequest { method, path, headers, body: String::from_utf8(body).unwrap() }
+    ReceivedRequest {
+        method,
+        path,
+        headers,
+        body: String::from_utf8(body).unwrap(),
+    }
 }
 
 fn write_response(mut stream: TcpStream, status: u16, body: &str) {

@@ -75,7 +75,12 @@ pub enum RunError {
 }
 
 /// Runs until `stop` is set or a fatal error occurs.
-pub fn run(settings: RunSettings, metrics: Arc<Metrics>, health: Arc<Health>, stop: Arc<AtomicBool>) -> Result<(), RunError> {
+pub fn run(
+    settings: RunSettings,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), RunError> {
     let kafka = settings.kafka;
     info!(guarantee = kafka.guarantee.name(), group_id = %kafka.group_id, usage_topic = %kafka.topics.usage, "starting");
 
@@ -100,14 +105,26 @@ pub fn run(settings: RunSettings, metrics: Arc<Metrics>, health: Arc<Health>, st
         })
         .expect("spawning a thread");
 
-    let transactional_id = format!("{}-{}-{}", kafka.group_id, std::process::id(), Utc::now().timestamp_micros());
-    let producer: ThreadedProducer<DeliveryTracker> = clients::producer(&kafka, Some(&transactional_id))
-        .create_with_context(DeliveryTracker::default())
-        .map_err(|source| RunError::Client { role: "producer", source })?;
+    let transactional_id = format!(
+        "{}-{}-{}",
+        kafka.group_id,
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let producer: ThreadedProducer<DeliveryTracker> =
+        clients::producer(&kafka, Some(&transactional_id))
+            .create_with_context(DeliveryTracker::default())
+            .map_err(|source| RunError::Client {
+                role: "producer",
+                source,
+            })?;
     if kafka.guarantee == Guarantee::ExactlyOnce {
         producer
             .init_transactions(kafka.delivery_timeout)
-            .map_err(|source| RunError::Client { role: "transactional producer", source })?;
+            .map_err(|source| RunError::Client {
+                role: "transactional producer",
+                source,
+            })?;
         info!(transactional_id = %transactional_id, "transactions ready");
     }
 
@@ -144,10 +161,16 @@ pub fn run(settings: RunSettings, metrics: Arc<Metrics>, health: Arc<Health>, st
             pipeline: pipeline.clone(),
             log: ClientLog::default(),
         })
-        .map_err(|source| RunError::Client { role: "consumer group member", source })?;
+        .map_err(|source| RunError::Client {
+            role: "consumer group member",
+            source,
+        })?;
     consumer
         .subscribe(&[&kafka.topics.usage])
-        .map_err(|source| RunError::Client { role: "consumer group member", source })?;
+        .map_err(|source| RunError::Client {
+            role: "consumer group member",
+            source,
+        })?;
     info!(topic = %kafka.topics.usage, "subscribed; waiting for the group to assign partitions");
 
     let result = process_until_stopped(&consumer, &pipeline, &kafka, &stop);
@@ -188,7 +211,10 @@ fn process_until_stopped(
         if let Some(error) = pipeline.take_fatal() {
             return Err(error);
         }
-        let wait = kafka.checkpoint_interval.saturating_sub(batch_started.elapsed()).min(Duration::from_millis(100));
+        let wait = kafka
+            .checkpoint_interval
+            .saturating_sub(batch_started.elapsed())
+            .min(Duration::from_millis(100));
         match consumer.poll(wait) {
             None => {}
             Some(Ok(message)) => {
@@ -207,7 +233,9 @@ fn process_until_stopped(
         }
         pipeline.health.beat();
 
-        if records >= kafka.checkpoint_records || batch_started.elapsed() >= kafka.checkpoint_interval {
+        if records >= kafka.checkpoint_records
+            || batch_started.elapsed() >= kafka.checkpoint_interval
+        {
             pipeline.advance_idle(Utc::now(), &mut outputs)?;
             pipeline.checkpoint(consumer, &[], CommitMode::Async)?;
             batch_started = Instant::now();
@@ -279,7 +307,9 @@ struct RepeatedErrors {
 
 impl RepeatedErrors {
     fn report(&mut self, error: &KafkaError) {
-        let due = self.last_logged.is_none_or(|logged| logged.elapsed() >= Duration::from_secs(60));
+        let due = self
+            .last_logged
+            .is_none_or(|logged| logged.elapsed() >= Duration::from_secs(60));
         if !due {
             self.suppressed += 1;
             return;

@@ -103,15 +103,17 @@ impl RegistryError {
     /// counts as transient too, because it points to a wrong URL, not to the record.
     pub fn kind(&self) -> FailureKind {
         match self {
-            RegistryError::SchemaNotFound { .. } | RegistryError::UnusableSchema { .. } => FailureKind::Permanent,
+            RegistryError::SchemaNotFound { .. } | RegistryError::UnusableSchema { .. } => {
+                FailureKind::Permanent
+            }
             RegistryError::Status { status, .. } if (400..500).contains(status) => match status {
                 401 | 403 | 404 | 408 | 429 => FailureKind::Transient,
                 _ => FailureKind::Permanent,
             },
             RegistryError::InvalidUrl { .. } => FailureKind::Permanent,
-            RegistryError::Status { .. } | RegistryError::Unreachable { .. } | RegistryError::InvalidResponse { .. } => {
-                FailureKind::Transient
-            }
+            RegistryError::Status { .. }
+            | RegistryError::Unreachable { .. }
+            | RegistryError::InvalidResponse { .. } => FailureKind::Transient,
         }
     }
 }
@@ -180,7 +182,8 @@ impl SchemaRegistry {
 
     /// Sets basic-auth credentials, replacing any given in the URL.
     pub fn with_credentials(mut self, username: &str, password: &str) -> SchemaRegistry {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
         self.authorization = Some(format!("Basic {token}"));
         self
     }
@@ -198,15 +201,25 @@ impl SchemaRegistry {
 
         let path = format!("/schemas/ids/{id}");
         let body = match self.send("GET", &path, None) {
-            Err(RegistryError::Status { error_code: Some(SCHEMA_NOT_FOUND_CODE), .. }) => {
-                return Err(RegistryError::SchemaNotFound { id, url: self.base_url.clone() })
+            Err(RegistryError::Status {
+                error_code: Some(SCHEMA_NOT_FOUND_CODE),
+                ..
+            }) => {
+                return Err(RegistryError::SchemaNotFound {
+                    id,
+                    url: self.base_url.clone(),
+                })
             }
             other => other?,
         };
         let response: SchemaResponse = self.parse_body("GET", &path, &body)?;
 
         // Confluent registries also hold Protobuf and JSON Schema; a missing type means Avro.
-        if let Some(schema_type) = response.schema_type.as_deref().filter(|kind| *kind != "AVRO") {
+        if let Some(schema_type) = response
+            .schema_type
+            .as_deref()
+            .filter(|kind| *kind != "AVRO")
+        {
             return Err(RegistryError::UnusableSchema {
                 id,
                 problem: format!("its schemaType is {schema_type}, but burnrate reads only AVRO"),
@@ -214,11 +227,18 @@ impl SchemaRegistry {
         }
         // NOTE: schema references (a schema that imports named types registered under
         // other subjects) are not fetched, so such a schema fails to parse here.
-        let schema = parse_writer_schema(&response.schema)
-            .map_err(|error: AvroCodecError| RegistryError::UnusableSchema { id, problem: error.to_string() })?;
+        let schema = parse_writer_schema(&response.schema).map_err(|error: AvroCodecError| {
+            RegistryError::UnusableSchema {
+                id,
+                problem: error.to_string(),
+            }
+        })?;
 
         let schema = Arc::new(schema);
-        self.schemas.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id, Arc::clone(&schema));
+        self.schemas
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id, Arc::clone(&schema));
         tracing::debug!(schema_id = id, registry = %self.base_url, "Fetched writer schema.");
         Ok(schema)
     }
@@ -226,7 +246,10 @@ impl SchemaRegistry {
     /// Registers `schema_json` (an Avro schema as JSON text) under `subject` and returns
     /// its id. Registering a schema the subject already has returns the existing id.
     pub fn register(&self, subject: &str, schema_json: &str) -> Result<u32, RegistryError> {
-        let path = format!("/subjects/{}/versions", utf8_percent_encode(subject, NON_ALPHANUMERIC));
+        let path = format!(
+            "/subjects/{}/versions",
+            utf8_percent_encode(subject, NON_ALPHANUMERIC)
+        );
         let request_body = serde_json::json!({ "schema": schema_json }).to_string();
         let body = self.send("POST", &path, Some(&request_body))?;
         let response: RegisterResponse = self.parse_body("POST", &path, &body)?;
@@ -235,7 +258,11 @@ impl SchemaRegistry {
     }
 
     fn cached(&self, id: u32) -> Option<Arc<Schema>> {
-        self.schemas.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&id).cloned()
+        self.schemas
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     /// Sends one request and returns the body of a 2xx response.
@@ -252,7 +279,10 @@ impl SchemaRegistry {
 
         let result = match body {
             Some(body) => {
-                let mut request = self.agent.post(&url).header("Content-Type", REGISTRY_CONTENT_TYPE);
+                let mut request = self
+                    .agent
+                    .post(&url)
+                    .header("Content-Type", REGISTRY_CONTENT_TYPE);
                 request = request.header("Accept", REGISTRY_CONTENT_TYPE);
                 if let Some(authorization) = &self.authorization {
                     request = request.header("Authorization", authorization);
@@ -273,8 +303,14 @@ impl SchemaRegistry {
 
         if !(200..300).contains(&status) {
             let (error_code, message) = match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(ErrorBody { error_code, message: Some(message) }) => (error_code, message),
-                Ok(ErrorBody { error_code, message: None }) => (error_code, String::new()),
+                Ok(ErrorBody {
+                    error_code,
+                    message: Some(message),
+                }) => (error_code, message),
+                Ok(ErrorBody {
+                    error_code,
+                    message: None,
+                }) => (error_code, String::new()),
                 Err(_) => (None, text.chars().take(200).collect()),
             };
             return Err(RegistryError::Status {
@@ -288,7 +324,12 @@ impl SchemaRegistry {
         Ok(text)
     }
 
-    fn parse_body<'a, T: Deserialize<'a>>(&self, method: &str, path: &str, body: &'a str) -> Result<T, RegistryError> {
+    fn parse_body<'a, T: Deserialize<'a>>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &'a str,
+    ) -> Result<T, RegistryError> {
         serde_json::from_str(body).map_err(|error| RegistryError::InvalidResponse {
             url: self.base_url.clone(),
             request: format!("{method} {path}"),
@@ -300,10 +341,15 @@ impl SchemaRegistry {
 /// Splits `url` into the URL without userinfo and the percent-decoded username and
 /// password, if the URL has userinfo.
 fn split_userinfo(url: &str) -> Result<(String, Option<(String, String)>), RegistryError> {
-    let invalid = |problem: &str| RegistryError::InvalidUrl { url: redact(url), problem: problem.to_owned() };
+    let invalid = |problem: &str| RegistryError::InvalidUrl {
+        url: redact(url),
+        problem: problem.to_owned(),
+    };
 
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(invalid("it has no scheme; write it as http://host:port or https://host:port"));
+        return Err(invalid(
+            "it has no scheme; write it as http://host:port or https://host:port",
+        ));
     };
     if scheme != "http" && scheme != "https" {
         return Err(invalid("the scheme must be http or https"));
@@ -334,12 +380,16 @@ fn split_userinfo(url: &str) -> Result<(String, Option<(String, String)>), Regis
 
 /// Returns `url` with the password of its userinfo replaced by `***`.
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
-            let username = userinfo.split_once(':').map_or(userinfo, |(username, _)| username);
+            let username = userinfo
+                .split_once(':')
+                .map_or(userinfo, |(username, _)| username);
             format!("{scheme}://{username}:***@{host}{path}")
         }
         None => url.to_owned(),
@@ -381,18 +431,28 @@ mod tests {
         let registry = SchemaRegistry::new(&stub.url(), TIMEOUT).unwrap();
 
         let error = registry.writer_schema(7).unwrap_err();
-        assert!(matches!(error, RegistryError::SchemaNotFound { id: 7, .. }), "{error}");
+        assert!(
+            matches!(error, RegistryError::SchemaNotFound { id: 7, .. }),
+            "{error}"
+        );
         assert_eq!(error.kind(), FailureKind::Permanent);
-        assert!(error.to_string().contains("schema id 7 not found"), "{error}");
+        assert!(
+            error.to_string().contains("schema id 7 not found"),
+            "{error}"
+        );
     }
 
     #[test]
     fn wrong_path_404_is_transient() {
         let stub = RegistryStub::start(1);
-        let registry = SchemaRegistry::new(&format!("{}/not-a-registry", stub.url()), TIMEOUT).unwrap();
+        let registry =
+            SchemaRegistry::new(&format!("{}/not-a-registry", stub.url()), TIMEOUT).unwrap();
 
         let error = registry.writer_schema(7).unwrap_err();
-        assert!(matches!(error, RegistryError::Status { status: 404, .. }), "{error}");
+        assert!(
+            matches!(error, RegistryError::Status { status: 404, .. }),
+            "{error}"
+        );
         assert_eq!(error.kind(), FailureKind::Transient);
     }
 
@@ -403,7 +463,10 @@ mod tests {
         let registry = SchemaRegistry::new(&stub.url(), TIMEOUT).unwrap();
 
         let error = registry.writer_schema(3).unwrap_err();
-        assert!(matches!(error, RegistryError::UnusableSchema { id: 3, .. }), "{error}");
+        assert!(
+            matches!(error, RegistryError::UnusableSchema { id: 3, .. }),
+            "{error}"
+        );
         assert_eq!(error.kind(), FailureKind::Permanent);
     }
 
@@ -415,7 +478,10 @@ mod tests {
         let registry = SchemaRegistry::new(&format!("http://{address}"), TIMEOUT).unwrap();
 
         let error = registry.writer_schema(1).unwrap_err();
-        assert!(matches!(error, RegistryError::Unreachable { .. }), "{error}");
+        assert!(
+            matches!(error, RegistryError::Unreachable { .. }),
+            "{error}"
+        );
         assert_eq!(error.kind(), FailureKind::Transient);
     }
 
@@ -424,7 +490,8 @@ mod tests {
         // Accepts connections but never responds.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
-        let registry = SchemaRegistry::new(&format!("http://{address}"), Duration::from_millis(200)).unwrap();
+        let registry =
+            SchemaRegistry::new(&format!("http://{address}"), Duration::from_millis(200)).unwrap();
 
         let error = registry.writer_schema(1).unwrap_err();
         assert_eq!(error.kind(), FailureKind::Transient, "{error}");
@@ -436,7 +503,9 @@ mod tests {
         let stub = RegistryStub::start(17);
         let registry = SchemaRegistry::new(&stub.url(), TIMEOUT).unwrap();
 
-        let id = registry.register("burnrate.alerts-value", USAGE_EVENT_SCHEMA_JSON).unwrap();
+        let id = registry
+            .register("burnrate.alerts-value", USAGE_EVENT_SCHEMA_JSON)
+            .unwrap();
         assert_eq!(id, 17);
 
         let request = &stub.requests.lock().unwrap()[0];
@@ -457,13 +526,17 @@ mod tests {
         registry.writer_schema(1).unwrap();
         let request = &stub.requests.lock().unwrap()[0];
         let expected = base64::engine::general_purpose::STANDARD.encode("key:s@cret");
-        assert_eq!(request.headers["authorization"], format!("Basic {expected}"));
+        assert_eq!(
+            request.headers["authorization"],
+            format!("Basic {expected}")
+        );
         assert_eq!(request.path, "/schemas/ids/1");
     }
 
     #[test]
     fn credentials_never_appear_in_text() {
-        let registry = SchemaRegistry::new("https://key:hunter2@registry.invalid:8081", TIMEOUT).unwrap();
+        let registry =
+            SchemaRegistry::new("https://key:hunter2@registry.invalid:8081", TIMEOUT).unwrap();
         assert_eq!(registry.url(), "https://registry.invalid:8081");
         assert!(!format!("{registry:?}").contains("hunter2"));
 
@@ -480,11 +553,16 @@ mod tests {
         let stub = RegistryStub::start(1);
         stub.add_schema(1, USAGE_EVENT_SCHEMA_JSON);
         let url = format!("http://old:old@{}", stub.address);
-        let registry = SchemaRegistry::new(&url, TIMEOUT).unwrap().with_credentials("new", "pass");
+        let registry = SchemaRegistry::new(&url, TIMEOUT)
+            .unwrap()
+            .with_credentials("new", "pass");
 
         registry.writer_schema(1).unwrap();
         let request = &stub.requests.lock().unwrap()[0];
         let expected = base64::engine::general_purpose::STANDARD.encode("new:pass");
-        assert_eq!(request.headers["authorization"], format!("Basic {expected}"));
+        assert_eq!(
+            request.headers["authorization"],
+            format!("Basic {expected}")
+        );
     }
 }

@@ -36,7 +36,10 @@ impl SpendCollector {
                 series.meter.to_string(),
                 series.currency.to_string(),
             );
-            let slot = self.periods.entry(key).or_insert((period.start, Decimal::ZERO));
+            let slot = self
+                .periods
+                .entry(key)
+                .or_insert((period.start, Decimal::ZERO));
             // Only the latest open period counts; an earlier one still waiting for
             // late events is not this period's spend.
             if period.start > slot.0 {
@@ -58,13 +61,15 @@ impl SpendCollector {
 
     /// Replaces the spend series of `metrics` with what was collected.
     pub fn publish(&self, metrics: &Metrics) {
-        metrics.set_period_spend(self.periods.iter().map(|((account, vendor, meter, currency), (_, amount))| PeriodSpend {
-            account,
-            vendor,
-            meter,
-            currency,
-            amount: *amount,
-        }));
+        metrics.set_period_spend(self.periods.iter().map(
+            |((account, vendor, meter, currency), (_, amount))| PeriodSpend {
+                account,
+                vendor,
+                meter,
+                currency,
+                amount: *amount,
+            },
+        ));
         metrics.set_budget_use(
             self.budgets
                 .iter()

@@ -27,7 +27,11 @@ impl BillingPeriod {
 
 /// Returns the billing period that contains `time` for a contract billed from
 /// `anchor_day` (1 to 31) at local midnight in `timezone`.
-pub fn billing_period_containing(time: DateTime<Utc>, timezone: Tz, anchor_day: u32) -> BillingPeriod {
+pub fn billing_period_containing(
+    time: DateTime<Utc>,
+    timezone: Tz,
+    anchor_day: u32,
+) -> BillingPeriod {
     let local = time.with_timezone(&timezone);
     let (year, month) = (local.year(), local.month());
 
@@ -47,7 +51,8 @@ pub fn billing_period_containing(time: DateTime<Utc>, timezone: Tz, anchor_day: 
 /// Returns the UTC instant at which the period anchored in (`year`, `month`) starts.
 fn period_start(year: i32, month: u32, timezone: Tz, anchor_day: u32) -> DateTime<Utc> {
     let day = anchor_day.clamp(1, days_in_month(year, month));
-    let date = NaiveDate::from_ymd_opt(year, month, day).expect("day is clamped to the month's length");
+    let date =
+        NaiveDate::from_ymd_opt(year, month, day).expect("day is clamped to the month's length");
     local_midnight(date, timezone)
 }
 
@@ -78,8 +83,12 @@ fn local_midnight(date: NaiveDate, timezone: Tz) -> DateTime<Utc> {
 /// Returns the number of days in `month` of `year` (28 to 31).
 pub fn days_in_month(year: i32, month: u32) -> u32 {
     let (next_year, next_month) = next_month(year, month);
-    let first_of_next = NaiveDate::from_ymd_opt(next_year, next_month, 1).expect("first of a month exists");
-    first_of_next.pred_opt().expect("a month has a last day").day()
+    let first_of_next =
+        NaiveDate::from_ymd_opt(next_year, next_month, 1).expect("first of a month exists");
+    first_of_next
+        .pred_opt()
+        .expect("a month has a last day")
+        .day()
 }
 
 fn next_month(year: i32, month: u32) -> (i32, u32) {
@@ -103,7 +112,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -128,10 +139,12 @@ mod tests {
 
     #[test]
     fn local_midnight_belongs_to_the_new_period() {
-        let at_midnight = billing_period_containing(utc("2026-02-28T23:00:00Z"), Tz::Europe__Berlin, 1);
+        let at_midnight =
+            billing_period_containing(utc("2026-02-28T23:00:00Z"), Tz::Europe__Berlin, 1);
         assert_eq!(at_midnight.start, utc("2026-02-28T23:00:00Z"));
 
-        let just_before = billing_period_containing(utc("2026-02-28T22:59:59Z"), Tz::Europe__Berlin, 1);
+        let just_before =
+            billing_period_containing(utc("2026-02-28T22:59:59Z"), Tz::Europe__Berlin, 1);
         assert_eq!(just_before.end, utc("2026-02-28T23:00:00Z"));
         assert_eq!(just_before.start, utc("2026-01-31T23:00:00Z"));
     }
@@ -161,7 +174,8 @@ mod tests {
     #[test]
     fn skipped_local_midnight_starts_at_first_existing_time() {
         // America/Santiago moved clocks from 00:00 to 01:00 on 2026-09-06.
-        let period = billing_period_containing(utc("2026-09-20T12:00:00Z"), Tz::America__Santiago, 6);
+        let period =
+            billing_period_containing(utc("2026-09-20T12:00:00Z"), Tz::America__Santiago, 6);
         assert_eq!(period.start, utc("2026-09-06T04:00:00Z"));
     }
 

@@ -265,13 +265,25 @@ pub struct PricingSpec {
     /// `per_unit`, `package`, `graduated` or `volume`.
     pub model: String,
     /// Parameter of `per_unit`.
-    #[serde(with = "serde_exact::option", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "serde_exact::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub unit_price: Option<Decimal>,
     /// Parameter of `package`.
-    #[serde(with = "serde_exact::option", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "serde_exact::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub package_size: Option<Decimal>,
     /// Parameter of `package`.
-    #[serde(with = "serde_exact::option", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "serde_exact::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub package_price: Option<Decimal>,
     /// Parameter of `graduated` and `volume`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,13 +321,21 @@ impl Problems<'_> {
 impl Contract {
     /// Validates a written contract, reporting every problem at once.
     pub fn from_spec(spec: ContractSpec) -> Result<Contract, Vec<ContractError>> {
-        let contract_id = if spec.id.trim().is_empty() { "<unknown>" } else { spec.id.as_str() };
+        let contract_id = if spec.id.trim().is_empty() {
+            "<unknown>"
+        } else {
+            spec.id.as_str()
+        };
         let mut problems = Problems {
             contract_id,
             found: Vec::new(),
         };
 
-        for (field, value) in [("id", &spec.id), ("account", &spec.account), ("vendor", &spec.vendor)] {
+        for (field, value) in [
+            ("id", &spec.id),
+            ("account", &spec.account),
+            ("vendor", &spec.vendor),
+        ] {
             if value.trim().is_empty() {
                 problems.add(field, "must not be empty");
             }
@@ -343,7 +363,10 @@ impl Contract {
         if !(1..=31).contains(&spec.billing_anchor_day) {
             problems.add(
                 "billing_anchor_day",
-                format!("{} is not a day of the month; use 1 to 31", spec.billing_anchor_day),
+                format!(
+                    "{} is not a day of the month; use 1 to 31",
+                    spec.billing_anchor_day
+                ),
             );
         }
 
@@ -351,12 +374,19 @@ impl Contract {
 
         if let Some(prepaid) = &spec.prepaid {
             if prepaid.amount.is_sign_negative() {
-                problems.add("prepaid.amount", format!("negative amount {}", prepaid.amount));
+                problems.add(
+                    "prepaid.amount",
+                    format!("negative amount {}", prepaid.amount),
+                );
             }
             if prepaid.ends <= prepaid.starts {
                 problems.add(
                     "prepaid.ends",
-                    format!("{} is not after starts {}", prepaid.ends.to_rfc3339(), prepaid.starts.to_rfc3339()),
+                    format!(
+                        "{} is not after starts {}",
+                        prepaid.ends.to_rfc3339(),
+                        prepaid.starts.to_rfc3339()
+                    ),
                 );
             }
         }
@@ -370,8 +400,14 @@ impl Contract {
                     format!("currency {currency} has no minor unit; give the number of decimals to keep"),
                 );
             }
-            if rounding.decimals.is_some_and(|decimals| decimals > Decimal::MAX_SCALE) {
-                problems.add("rounding.decimals", format!("at most {} decimals are supported", Decimal::MAX_SCALE));
+            if rounding
+                .decimals
+                .is_some_and(|decimals| decimals > Decimal::MAX_SCALE)
+            {
+                problems.add(
+                    "rounding.decimals",
+                    format!("at most {} decimals are supported", Decimal::MAX_SCALE),
+                );
             }
         }
 
@@ -415,8 +451,12 @@ impl Contract {
 
     /// Returns the decimals that billing-period costs are rounded to, if the contract rounds.
     pub fn rounding_decimals(&self) -> Option<u32> {
-        self.rounding
-            .map(|rounding| rounding.decimals.or(self.currency.minor_units()).unwrap_or(Decimal::MAX_SCALE))
+        self.rounding.map(|rounding| {
+            rounding
+                .decimals
+                .or(self.currency.minor_units())
+                .unwrap_or(Decimal::MAX_SCALE)
+        })
     }
 }
 
@@ -434,7 +474,9 @@ fn price_to_spec(price: &Price) -> PriceSpec {
             pricing.package_size = Some(*package_size);
             pricing.package_price = Some(*package_price);
         }
-        Pricing::Graduated { tiers } | Pricing::Volume { tiers } => pricing.tiers = Some(tiers.clone()),
+        Pricing::Graduated { tiers } | Pricing::Volume { tiers } => {
+            pricing.tiers = Some(tiers.clone())
+        }
     }
     PriceSpec {
         meter: price.meter.clone(),
@@ -456,18 +498,31 @@ fn validate_prices(specs: &[PriceSpec], problems: &mut Problems<'_>) -> Vec<Pric
         if spec.meter.trim().is_empty() {
             problems.add(format!("{field}.meter"), "must not be empty");
         }
-        if spec.product.as_deref().is_some_and(|product| product.trim().is_empty()) {
-            problems.add(format!("{field}.product"), "must not be empty; leave it out to cover every product");
+        if spec
+            .product
+            .as_deref()
+            .is_some_and(|product| product.trim().is_empty())
+        {
+            problems.add(
+                format!("{field}.product"),
+                "must not be empty; leave it out to cover every product",
+            );
         }
         if let Some(to) = spec.effective_to {
             if to <= spec.effective_from {
                 problems.add(
                     format!("{field}.effective_to"),
-                    format!("{} is not after effective_from {}", to.to_rfc3339(), spec.effective_from.to_rfc3339()),
+                    format!(
+                        "{} is not after effective_from {}",
+                        to.to_rfc3339(),
+                        spec.effective_from.to_rfc3339()
+                    ),
                 );
             }
         }
-        if let Some(pricing) = validate_pricing(&spec.pricing, &format!("{field}.pricing"), problems) {
+        if let Some(pricing) =
+            validate_pricing(&spec.pricing, &format!("{field}.pricing"), problems)
+        {
             prices.push(Price {
                 meter: spec.meter.clone(),
                 product: spec.product.clone(),
@@ -490,10 +545,18 @@ fn report_overlaps(specs: &[PriceSpec], problems: &mut Problems<'_>) {
             if first.meter != second.meter || first.product != second.product {
                 continue;
             }
-            let first_ends_after_second_starts = first.effective_to.is_none_or(|to| to > second.effective_from);
-            let second_ends_after_first_starts = second.effective_to.is_none_or(|to| to > first.effective_from);
+            let first_ends_after_second_starts = first
+                .effective_to
+                .is_none_or(|to| to > second.effective_from);
+            let second_ends_after_first_starts = second
+                .effective_to
+                .is_none_or(|to| to > first.effective_from);
             if first_ends_after_second_starts && second_ends_after_first_starts {
-                let product = first.product.as_deref().map(|p| format!(", product {p:?}")).unwrap_or_default();
+                let product = first
+                    .product
+                    .as_deref()
+                    .map(|p| format!(", product {p:?}"))
+                    .unwrap_or_default();
                 problems.add(
                     format!("prices[{second_index}].effective_from"),
                     format!(
@@ -506,7 +569,11 @@ fn report_overlaps(specs: &[PriceSpec], problems: &mut Problems<'_>) {
     }
 }
 
-fn validate_pricing(spec: &PricingSpec, field: &str, problems: &mut Problems<'_>) -> Option<Pricing> {
+fn validate_pricing(
+    spec: &PricingSpec,
+    field: &str,
+    problems: &mut Problems<'_>,
+) -> Option<Pricing> {
     let start = problems.found.len();
     let require = |name: &str, value: Option<Decimal>, problems: &mut Problems<'_>| -> Decimal {
         match value {
@@ -517,7 +584,10 @@ fn validate_pricing(spec: &PricingSpec, field: &str, problems: &mut Problems<'_>
                 value
             }
             None => {
-                problems.add(format!("{field}.{name}"), format!("missing; the {} model needs it", spec.model));
+                problems.add(
+                    format!("{field}.{name}"),
+                    format!("missing; the {} model needs it", spec.model),
+                );
                 Decimal::ZERO
             }
         }
@@ -531,7 +601,10 @@ fn validate_pricing(spec: &PricingSpec, field: &str, problems: &mut Problems<'_>
             let package_size = require("package_size", spec.package_size, problems);
             let package_price = require("package_price", spec.package_price, problems);
             if spec.package_size.is_some() && package_size <= Decimal::ZERO {
-                problems.add(format!("{field}.package_size"), format!("{package_size} is not a positive number of units"));
+                problems.add(
+                    format!("{field}.package_size"),
+                    format!("{package_size} is not a positive number of units"),
+                );
             }
             Pricing::Package {
                 package_size,
@@ -550,21 +623,42 @@ fn validate_pricing(spec: &PricingSpec, field: &str, problems: &mut Problems<'_>
         other => {
             problems.add(
                 format!("{field}.model"),
-                format!("unknown pricing model {other:?}; use per_unit, package, graduated or volume"),
+                format!(
+                    "unknown pricing model {other:?}; use per_unit, package, graduated or volume"
+                ),
             );
             return None;
         }
     };
 
     let unused = [
-        ("unit_price", spec.unit_price.is_some(), spec.model == "per_unit"),
-        ("package_size", spec.package_size.is_some(), spec.model == "package"),
-        ("package_price", spec.package_price.is_some(), spec.model == "package"),
-        ("tiers", spec.tiers.is_some(), matches!(spec.model.as_str(), "graduated" | "volume")),
+        (
+            "unit_price",
+            spec.unit_price.is_some(),
+            spec.model == "per_unit",
+        ),
+        (
+            "package_size",
+            spec.package_size.is_some(),
+            spec.model == "package",
+        ),
+        (
+            "package_price",
+            spec.package_price.is_some(),
+            spec.model == "package",
+        ),
+        (
+            "tiers",
+            spec.tiers.is_some(),
+            matches!(spec.model.as_str(), "graduated" | "volume"),
+        ),
     ];
     for (name, given, belongs) in unused {
         if given && !belongs {
-            problems.add(format!("{field}.{name}"), format!("not a parameter of the {} model", spec.model));
+            problems.add(
+                format!("{field}.{name}"),
+                format!("not a parameter of the {} model", spec.model),
+            );
         }
     }
 
@@ -573,7 +667,10 @@ fn validate_pricing(spec: &PricingSpec, field: &str, problems: &mut Problems<'_>
 
 fn validate_tiers(tiers: &[Tier], field: &str, problems: &mut Problems<'_>) {
     if tiers.is_empty() {
-        problems.add(field.to_owned(), "empty; give at least one tier, the last with \"up_to\": null");
+        problems.add(
+            field.to_owned(),
+            "empty; give at least one tier, the last with \"up_to\": null",
+        );
         return;
     }
 
@@ -581,7 +678,10 @@ fn validate_tiers(tiers: &[Tier], field: &str, problems: &mut Problems<'_>) {
     for (index, tier) in tiers.iter().enumerate() {
         let tier_field = format!("{field}[{index}]");
         if tier.unit_price.is_sign_negative() && !tier.unit_price.is_zero() {
-            problems.add(format!("{tier_field}.unit_price"), format!("negative price {}", tier.unit_price));
+            problems.add(
+                format!("{tier_field}.unit_price"),
+                format!("negative price {}", tier.unit_price),
+            );
         }
 
         let is_last = index + 1 == tiers.len();
@@ -596,7 +696,10 @@ fn validate_tiers(tiers: &[Tier], field: &str, problems: &mut Problems<'_>) {
             ),
             (Some(bound), false) => {
                 if bound <= Decimal::ZERO {
-                    problems.add(format!("{tier_field}.up_to"), format!("{bound} is not a positive quantity"));
+                    problems.add(
+                        format!("{tier_field}.up_to"),
+                        format!("{bound} is not a positive quantity"),
+                    );
                 }
                 if let Some(previous) = previous {
                     if bound <= previous {
@@ -620,21 +723,33 @@ fn validate_budgets(budgets: &[Budget], problems: &mut Problems<'_>) {
             problems.add(format!("{field}.id"), "must not be empty");
         }
         if budgets[..index].iter().any(|other| other.id == budget.id) {
-            problems.add(format!("{field}.id"), format!("duplicate budget id {:?}", budget.id));
+            problems.add(
+                format!("{field}.id"),
+                format!("duplicate budget id {:?}", budget.id),
+            );
         }
         if budget.amount <= Decimal::ZERO {
-            problems.add(format!("{field}.amount"), format!("{} is not a positive amount", budget.amount));
+            problems.add(
+                format!("{field}.amount"),
+                format!("{} is not a positive amount", budget.amount),
+            );
         }
         for (position, pair) in budget.thresholds_pct.windows(2).enumerate() {
             if pair[1] <= pair[0] {
                 problems.add(
                     format!("{field}.thresholds_pct[{}]", position + 1),
-                    format!("thresholds must ascend, but {} follows {}", pair[1], pair[0]),
+                    format!(
+                        "thresholds must ascend, but {} follows {}",
+                        pair[1], pair[0]
+                    ),
                 );
             }
         }
         if budget.thresholds_pct.first() == Some(&0) {
-            problems.add(format!("{field}.thresholds_pct[0]"), "0 % would fire before any spend; use 1 or more");
+            problems.add(
+                format!("{field}.thresholds_pct[0]"),
+                "0 % would fire before any spend; use 1 or more",
+            );
         }
     }
 }

@@ -83,10 +83,12 @@ pub fn parse_contracts_yaml(text: &str) -> Result<Vec<Contract>, Vec<ContractLoa
             };
             match parse_contract_json(&json.to_string()) {
                 Ok(contract) => contracts.push(contract),
-                Err(messages) => errors.extend(messages.into_iter().map(|message| ContractLoadError {
-                    location: location.clone(),
-                    message,
-                })),
+                Err(messages) => {
+                    errors.extend(messages.into_iter().map(|message| ContractLoadError {
+                        location: location.clone(),
+                        message,
+                    }))
+                }
             }
         }
     }
@@ -103,7 +105,9 @@ fn reject_aliases(text: &str) -> Result<(), Vec<ContractLoadError>> {
             Ok((Event::Alias(_), marker)) => {
                 return Err(vec![ContractLoadError {
                     location: format!("line {}", marker.line()),
-                    message: "YAML aliases (*name) are not supported in contracts; write the value out".to_owned(),
+                    message:
+                        "YAML aliases (*name) are not supported in contracts; write the value out"
+                            .to_owned(),
                 }])
             }
             Ok(_) => {}
@@ -117,12 +121,21 @@ fn reject_aliases(text: &str) -> Result<(), Vec<ContractLoadError>> {
     }
 }
 
-fn finish(contracts: Vec<Contract>, mut errors: Vec<ContractLoadError>) -> Result<Vec<Contract>, Vec<ContractLoadError>> {
+fn finish(
+    contracts: Vec<Contract>,
+    mut errors: Vec<ContractLoadError>,
+) -> Result<Vec<Contract>, Vec<ContractLoadError>> {
     for (index, contract) in contracts.iter().enumerate() {
-        if contracts[..index].iter().any(|other| other.id == contract.id) {
+        if contracts[..index]
+            .iter()
+            .any(|other| other.id == contract.id)
+        {
             errors.push(ContractLoadError {
                 location: "file".to_owned(),
-                message: format!("contract {:?}: id: defined twice; contract ids must be unique", contract.id),
+                message: format!(
+                    "contract {:?}: id: defined twice; contract ids must be unique",
+                    contract.id
+                ),
             });
         }
     }
@@ -134,13 +147,20 @@ fn finish(contracts: Vec<Contract>, mut errors: Vec<ContractLoadError>) -> Resul
 }
 
 /// Names the contract and the field of a JSON error, as far as they can be found.
-fn describe_syntax_error(text: &str, error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn describe_syntax_error(
+    text: &str,
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> String {
     let contract_id = serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|value| value.get("id").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "<unknown>".to_owned());
     let path = error.path().to_string();
-    let field = if path == "." { "(contract)".to_owned() } else { path };
+    let field = if path == "." {
+        "(contract)".to_owned()
+    } else {
+        path
+    };
     format!("contract {contract_id:?}: {field}: {}", error.inner())
 }
 
@@ -156,7 +176,9 @@ fn yaml_to_json(node: &Yaml) -> Result<Value, String> {
             Err(_) => Value::String(text.clone()),
         },
         Yaml::String(text) => Value::String(text.clone()),
-        Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?),
+        Yaml::Array(items) => {
+            Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?)
+        }
         Yaml::Hash(entries) => {
             let mut object = serde_json::Map::new();
             for (key, value) in entries {
@@ -164,13 +186,21 @@ fn yaml_to_json(node: &Yaml) -> Result<Value, String> {
                     Yaml::String(text) | Yaml::Real(text) => text.clone(),
                     Yaml::Integer(number) => number.to_string(),
                     Yaml::Boolean(flag) => flag.to_string(),
-                    other => return Err(format!("unsupported YAML mapping key {other:?}; use plain text keys")),
+                    other => {
+                        return Err(format!(
+                            "unsupported YAML mapping key {other:?}; use plain text keys"
+                        ))
+                    }
                 };
                 object.insert(key, yaml_to_json(value)?);
             }
             Value::Object(object)
         }
-        Yaml::Alias(_) => return Err("YAML aliases are not supported in contracts; write the value out".to_owned()),
+        Yaml::Alias(_) => {
+            return Err(
+                "YAML aliases are not supported in contracts; write the value out".to_owned(),
+            )
+        }
         Yaml::BadValue => return Err("invalid YAML value".to_owned()),
     })
 }

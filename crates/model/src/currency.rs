@@ -28,7 +28,9 @@ pub enum CurrencyError {
     #[error("unknown ISO 4217 currency code {0:?}; check the spelling, or use a lower-case name such as \"credits\" for a virtual currency")]
     UnknownIsoCode(String),
     /// A lower-case spelling of an ISO 4217 code, which would otherwise become a virtual currency by mistake.
-    #[error("currency {given:?} looks like the ISO 4217 code {code:?}; write ISO codes in upper case")]
+    #[error(
+        "currency {given:?} looks like the ISO 4217 code {code:?}; write ISO codes in upper case"
+    )]
     LowerCaseIsoCode {
         /// The text in the contract.
         given: String,
@@ -36,7 +38,9 @@ pub enum CurrencyError {
         code: String,
     },
     /// A virtual currency name with characters outside `a-z`, `0-9`, `_` and `-`, or longer than 32 characters.
-    #[error("invalid virtual currency name {0:?}; use up to 32 lower-case letters, digits, '_' or '-'")]
+    #[error(
+        "invalid virtual currency name {0:?}; use up to 32 lower-case letters, digits, '_' or '-'"
+    )]
     InvalidVirtualName(String),
 }
 
@@ -125,7 +129,14 @@ mod tests {
 
     #[test]
     fn minor_units_follow_iso_4217() {
-        let cases = [("USD", Some(2)), ("EUR", Some(2)), ("JPY", Some(0)), ("KRW", Some(0)), ("BHD", Some(3)), ("KWD", Some(3))];
+        let cases = [
+            ("USD", Some(2)),
+            ("EUR", Some(2)),
+            ("JPY", Some(0)),
+            ("KRW", Some(0)),
+            ("BHD", Some(3)),
+            ("KWD", Some(3)),
+        ];
         for (code, expected) in cases {
             let currency: Currency = code.parse().unwrap();
             assert_eq!(currency.minor_units(), expected, "{code}");
@@ -142,9 +153,18 @@ mod tests {
 
     #[test]
     fn unknown_codes_are_rejected() {
-        assert_eq!("XYZ".parse::<Currency>(), Err(CurrencyError::UnknownIsoCode("XYZ".into())));
-        assert!(matches!("usd".parse::<Currency>(), Err(CurrencyError::LowerCaseIsoCode { .. })));
-        assert!(matches!("Credits!".parse::<Currency>(), Err(CurrencyError::InvalidVirtualName(_))));
+        assert_eq!(
+            "XYZ".parse::<Currency>(),
+            Err(CurrencyError::UnknownIsoCode("XYZ".into()))
+        );
+        assert!(matches!(
+            "usd".parse::<Currency>(),
+            Err(CurrencyError::LowerCaseIsoCode { .. })
+        ));
+        assert!(matches!(
+            "Credits!".parse::<Currency>(),
+            Err(CurrencyError::InvalidVirtualName(_))
+        ));
         assert_eq!("".parse::<Currency>(), Err(CurrencyError::Empty));
     }
 }

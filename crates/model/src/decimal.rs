@@ -69,7 +69,8 @@ fn parse_scientific(text: &str) -> Result<Decimal, DecimalError> {
     // multiplication by a power of ten, which must not overflow.
     let new_scale = i64::from(mantissa.scale()) - exponent;
     if new_scale >= 0 {
-        let scale = u32::try_from(new_scale).map_err(|_| DecimalError::OutOfRange(text.to_owned()))?;
+        let scale =
+            u32::try_from(new_scale).map_err(|_| DecimalError::OutOfRange(text.to_owned()))?;
         let mut value = mantissa;
         // `set_scale` rejects scales above 28; dropping trailing zeros first keeps
         // values such as 1.000e-26 representable.
@@ -110,7 +111,9 @@ fn classify(text: &str, error: &rust_decimal::Error) -> DecimalError {
     match error {
         // `ErrorString` is how rust_decimal reports malformed text; every other
         // variant means a well-formed number that does not fit.
-        rust_decimal::Error::ErrorString(message) if !message.contains("overflow") && !message.contains("Underflow") => {
+        rust_decimal::Error::ErrorString(message)
+            if !message.contains("overflow") && !message.contains("Underflow") =>
+        {
             DecimalError::Invalid(text.to_owned())
         }
         _ => DecimalError::OutOfRange(text.to_owned()),
@@ -256,7 +259,10 @@ mod tests {
         assert_eq!(parse_decimal("2.5e-6").unwrap(), dec("0.0000025"));
         assert_eq!(parse_decimal("1E3").unwrap(), dec("1000"));
         assert_eq!(parse_decimal("1.5e2").unwrap(), dec("150"));
-        assert_eq!(parse_decimal("1.000e-26").unwrap(), dec("0.00000000000000000000000001"));
+        assert_eq!(
+            parse_decimal("1.000e-26").unwrap(),
+            dec("0.00000000000000000000000001")
+        );
     }
 
     #[test]
@@ -272,7 +278,13 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_rejected_not_rounded() {
-        for text in ["1e400", "1e29", "1e-29", "0.12345678901234567890123456789", "99999999999999999999999999999"] {
+        for text in [
+            "1e400",
+            "1e29",
+            "1e-29",
+            "0.12345678901234567890123456789",
+            "99999999999999999999999999999",
+        ] {
             assert!(
                 matches!(parse_decimal(text), Err(DecimalError::OutOfRange(_))),
                 "{text} should be out of range, got {:?}",

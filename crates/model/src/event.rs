@@ -101,7 +101,10 @@ impl UsageEvent {
             return Err(EventError::TimeOutOfRange { time: self.time });
         }
 
-        if self.kind == EventKind::Usage && self.quantity.is_sign_negative() && !self.quantity.is_zero() {
+        if self.kind == EventKind::Usage
+            && self.quantity.is_sign_negative()
+            && !self.quantity.is_zero()
+        {
             return Err(EventError::NegativeUsage {
                 quantity: self.quantity,
             });

@@ -135,7 +135,11 @@ pub fn focus_charge_window(configured: &[WindowKind]) -> Option<WindowKind> {
     if configured.contains(&WindowKind::Hour) {
         return Some(WindowKind::Hour);
     }
-    configured.iter().copied().filter(|kind| *kind != WindowKind::Period).min()
+    configured
+        .iter()
+        .copied()
+        .filter(|kind| *kind != WindowKind::Period)
+        .min()
 }
 
 /// One FOCUS 1.2 cost-and-usage row. `None` is a null cell.
@@ -151,11 +155,18 @@ impl FocusRow {
     ///
     /// Amounts are written exactly, without trailing zeros. Instants are UTC in ISO
     /// 8601 with a `Z` suffix.
-    pub fn from_aggregate(aggregate: &SpendAggregate, period: BillingPeriod) -> Result<Self, FocusError> {
-        let currency: Currency = aggregate.currency.parse().map_err(|_| FocusError::InvalidCurrency {
-            contract_id: aggregate.contract_id.clone(),
-            currency: aggregate.currency.clone(),
-        })?;
+    pub fn from_aggregate(
+        aggregate: &SpendAggregate,
+        period: BillingPeriod,
+    ) -> Result<Self, FocusError> {
+        let currency: Currency =
+            aggregate
+                .currency
+                .parse()
+                .map_err(|_| FocusError::InvalidCurrency {
+                    contract_id: aggregate.contract_id.clone(),
+                    currency: aggregate.currency.clone(),
+                })?;
         // TODO: export virtual-currency usage with PricingCurrency set to the credits
         // once a contract states the national currency it is billed in and the price
         // of one credit in it.
@@ -181,7 +192,10 @@ impl FocusRow {
         let cost = format_decimal(aggregate.cost);
         let billed = format_decimal(aggregate.billed);
         let quantity = format_decimal(aggregate.quantity);
-        let sku_id = aggregate.product.clone().unwrap_or_else(|| aggregate.meter.clone());
+        let sku_id = aggregate
+            .product
+            .clone()
+            .unwrap_or_else(|| aggregate.meter.clone());
 
         let mut cells: BTreeMap<&'static str, String> = BTreeMap::new();
         cells.insert("BilledCost", billed);
@@ -219,13 +233,20 @@ impl FocusRow {
         cells.insert("ServiceName", service_name(aggregate));
         cells.insert("SkuId", sku_id.clone());
         cells.insert("SkuMeter", aggregate.meter.clone());
-        cells.insert("SkuPriceId", format!("{}/{}/{}", aggregate.contract_id, sku_id, aggregate.meter));
+        cells.insert(
+            "SkuPriceId",
+            format!("{}/{}/{}", aggregate.contract_id, sku_id, aggregate.meter),
+        );
         if !aggregate.dimensions.is_empty() {
-            let tags = serde_json::to_string(&aggregate.dimensions).expect("a map of strings serializes to JSON");
+            let tags = serde_json::to_string(&aggregate.dimensions)
+                .expect("a map of strings serializes to JSON");
             cells.insert("Tags", tags);
         }
 
-        let cells = FOCUS_COLUMNS.iter().map(|column| cells.remove(column)).collect();
+        let cells = FOCUS_COLUMNS
+            .iter()
+            .map(|column| cells.remove(column))
+            .collect();
         Ok(FocusRow { cells })
     }
 
@@ -261,7 +282,10 @@ fn charge_description(aggregate: &SpendAggregate) -> String {
     };
     match aggregate.kind {
         AggregateKind::Final => format!("{subject} under contract {}", aggregate.contract_id),
-        AggregateKind::Correction => format!("{subject} under contract {}, reported after the charge period closed", aggregate.contract_id),
+        AggregateKind::Correction => format!(
+            "{subject} under contract {}, reported after the charge period closed",
+            aggregate.contract_id
+        ),
     }
 }
 
@@ -272,7 +296,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn may_2026() -> BillingPeriod {
@@ -288,7 +314,10 @@ mod tests {
             vendor: "azure-openai".into(),
             meter: "input_tokens".into(),
             product: Some("gpt-4".into()),
-            dimensions: BTreeMap::from([("team".into(), "search".into()), ("user".into(), "u\"1".into())]),
+            dimensions: BTreeMap::from([
+                ("team".into(), "search".into()),
+                ("user".into(), "u\"1".into()),
+            ]),
             contract_id: "acme-2026".into(),
             window: WindowKind::Hour,
             window_start: utc("2026-05-06T10:00:00Z"),
@@ -395,7 +424,10 @@ mod tests {
 
         assert_eq!(row.get("ChargeClass"), Some("Correction"));
         assert_eq!(row.get("ChargeCategory"), Some("Usage"));
-        assert!(row.get("ChargeDescription").unwrap().contains("after the charge period closed"));
+        assert!(row
+            .get("ChargeDescription")
+            .unwrap()
+            .contains("after the charge period closed"));
     }
 
     #[test]
@@ -425,7 +457,10 @@ mod tests {
         let mut aggregate = hour_aggregate();
         aggregate.currency = "credits".into();
         let error = FocusRow::from_aggregate(&aggregate, may_2026()).unwrap_err();
-        assert!(matches!(error, FocusError::VirtualCurrency { .. }), "{error}");
+        assert!(
+            matches!(error, FocusError::VirtualCurrency { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -435,14 +470,26 @@ mod tests {
             end: utc("2026-06-06T10:30:00Z"),
         };
         let error = FocusRow::from_aggregate(&hour_aggregate(), period).unwrap_err();
-        assert!(matches!(error, FocusError::OutsideBillingPeriod { .. }), "{error}");
+        assert!(
+            matches!(error, FocusError::OutsideBillingPeriod { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn charge_window_prefers_hour() {
-        assert_eq!(focus_charge_window(&[WindowKind::Minute, WindowKind::Hour, WindowKind::Day]), Some(WindowKind::Hour));
-        assert_eq!(focus_charge_window(&[WindowKind::Day, WindowKind::Minute]), Some(WindowKind::Minute));
-        assert_eq!(focus_charge_window(&[WindowKind::Day]), Some(WindowKind::Day));
+        assert_eq!(
+            focus_charge_window(&[WindowKind::Minute, WindowKind::Hour, WindowKind::Day]),
+            Some(WindowKind::Hour)
+        );
+        assert_eq!(
+            focus_charge_window(&[WindowKind::Day, WindowKind::Minute]),
+            Some(WindowKind::Minute)
+        );
+        assert_eq!(
+            focus_charge_window(&[WindowKind::Day]),
+            Some(WindowKind::Day)
+        );
         assert_eq!(focus_charge_window(&[]), None);
     }
 }

@@ -15,8 +15,13 @@ pub mod focus;
 pub use aggregate::{AggregateKind, SpendAggregate, WindowKind};
 pub use alert::{Alert, AlertKind, AlertStatus, Contributor, Severity};
 pub use billing_period::{billing_period_containing, BillingPeriod};
-pub use contract::{Budget, Contract, ContractError, ContractSpec, Prepaid, Price, Pricing, Rounding, RoundingMode, Tier};
-pub use contract_file::{parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, ContractLoadError};
+pub use contract::{
+    Budget, Contract, ContractError, ContractSpec, Prepaid, Price, Pricing, Rounding, RoundingMode,
+    Tier,
+};
+pub use contract_file::{
+    parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, ContractLoadError,
+};
 pub use currency::Currency;
 pub use dead_letter::DeadLetter;
 pub use decimal::{format_decimal, parse_decimal, DecimalError};

@@ -2,7 +2,9 @@
 
 use std::str::FromStr;
 
-use burnrate_model::{parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, Contract, Pricing};
+use burnrate_model::{
+    parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, Contract, Pricing,
+};
 use rust_decimal::Decimal;
 
 const VALID: &str = r#"{"id": "acme-openai-2026", "account": "acme", "vendor": "openai", "currency": "USD",
@@ -37,7 +39,11 @@ fn assert_one_problem(json: &str, expected_fragments: &[&str]) {
     let messages = problems(json);
     assert_eq!(messages.len(), 1, "expected one problem, got {messages:#?}");
     for fragment in expected_fragments {
-        assert!(messages[0].contains(fragment), "{:?} does not contain {fragment:?}", messages[0]);
+        assert!(
+            messages[0].contains(fragment),
+            "{:?} does not contain {fragment:?}",
+            messages[0]
+        );
     }
 }
 
@@ -61,7 +67,15 @@ fn overlapping_effective_ranges_are_rejected() {
         r#"{"meter": "input_tokens", "effective_from": "2026-06-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "1"}},
            {"meter": "api_calls", "effective_from": "2026-01-01T00:00:00Z","#,
     );
-    assert_one_problem(&json, &["\"acme-openai-2026\"", "prices[2].effective_from", "overlaps prices[1]", "\"input_tokens\""]);
+    assert_one_problem(
+        &json,
+        &[
+            "\"acme-openai-2026\"",
+            "prices[2].effective_from",
+            "overlaps prices[1]",
+            "\"input_tokens\"",
+        ],
+    );
 }
 
 #[test]
@@ -81,63 +95,121 @@ fn adjacent_effective_ranges_are_accepted() {
 #[test]
 fn tiers_not_ascending_are_rejected() {
     let json = VALID.replace(r#"{"up_to": "1000000", "unit_price": "0.000002"},"#, r#"{"up_to": "1000000", "unit_price": "0.000002"}, {"up_to": "500", "unit_price": "0.000001"},"#);
-    assert_one_problem(&json, &["prices[1].pricing.tiers[1].up_to", "500 follows 1000000"]);
+    assert_one_problem(
+        &json,
+        &["prices[1].pricing.tiers[1].up_to", "500 follows 1000000"],
+    );
 }
 
 #[test]
 fn open_ended_tier_must_be_last() {
-    let json = VALID.replace(r#"{"up_to": null, "unit_price": "0.0000015"}"#, r#"{"up_to": "2000000", "unit_price": "0.0000015"}"#);
-    assert_one_problem(&json, &["prices[1].pricing.tiers[1].up_to", "set it to null"]);
+    let json = VALID.replace(
+        r#"{"up_to": null, "unit_price": "0.0000015"}"#,
+        r#"{"up_to": "2000000", "unit_price": "0.0000015"}"#,
+    );
+    assert_one_problem(
+        &json,
+        &["prices[1].pricing.tiers[1].up_to", "set it to null"],
+    );
 }
 
 #[test]
 fn unknown_currency_is_rejected() {
-    assert_one_problem(&VALID.replace(r#""currency": "USD""#, r#""currency": "USX""#), &["\"acme-openai-2026\"", "currency", "unknown ISO 4217 currency code \"USX\""]);
+    assert_one_problem(
+        &VALID.replace(r#""currency": "USD""#, r#""currency": "USX""#),
+        &[
+            "\"acme-openai-2026\"",
+            "currency",
+            "unknown ISO 4217 currency code \"USX\"",
+        ],
+    );
 }
 
 #[test]
 fn unknown_time_zone_is_rejected() {
-    assert_one_problem(&VALID.replace("Europe/Berlin", "Europe/Berlinn"), &["timezone", "unknown time zone \"Europe/Berlinn\""]);
+    assert_one_problem(
+        &VALID.replace("Europe/Berlin", "Europe/Berlinn"),
+        &["timezone", "unknown time zone \"Europe/Berlinn\""],
+    );
 }
 
 #[test]
 fn empty_prices_are_rejected() {
-    let json = r#"{"id": "c0", "account": "acme", "vendor": "openai", "currency": "USD", "prices": []}"#;
+    let json =
+        r#"{"id": "c0", "account": "acme", "vendor": "openai", "currency": "USD", "prices": []}"#;
     assert_one_problem(json, &["\"c0\"", "prices", "empty"]);
 }
 
 #[test]
 fn negative_prices_are_rejected() {
-    assert_one_problem(&VALID.replace(r#""unit_price": "0.000008""#, r#""unit_price": "-0.000008""#), &["prices[0].pricing.unit_price", "negative price -0.000008"]);
-    assert_one_problem(&VALID.replace(r#""unit_price": "0.0000015""#, r#""unit_price": "-1""#), &["prices[1].pricing.tiers[1].unit_price", "negative"]);
-    assert_one_problem(&VALID.replace(r#""package_price": "0.50""#, r#""package_price": "-0.50""#), &["prices[2].pricing.package_price", "negative"]);
+    assert_one_problem(
+        &VALID.replace(
+            r#""unit_price": "0.000008""#,
+            r#""unit_price": "-0.000008""#,
+        ),
+        &["prices[0].pricing.unit_price", "negative price -0.000008"],
+    );
+    assert_one_problem(
+        &VALID.replace(r#""unit_price": "0.0000015""#, r#""unit_price": "-1""#),
+        &["prices[1].pricing.tiers[1].unit_price", "negative"],
+    );
+    assert_one_problem(
+        &VALID.replace(r#""package_price": "0.50""#, r#""package_price": "-0.50""#),
+        &["prices[2].pricing.package_price", "negative"],
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let json = VALID.replace("Europe/Berlin", "Mars/Olympus").replace(r#""currency": "USD""#, r#""currency": "usd""#);
+    let json = VALID
+        .replace("Europe/Berlin", "Mars/Olympus")
+        .replace(r#""currency": "USD""#, r#""currency": "usd""#);
     let messages = problems(&json);
     assert_eq!(messages.len(), 2, "{messages:#?}");
 }
 
 #[test]
 fn unknown_fields_and_models_are_rejected() {
-    let messages = problems(&VALID.replace(r#""effective_to": null"#, r#""effective_until": null"#));
-    assert!(messages[0].contains("prices[0].effective_until") || messages[0].contains("unknown field `effective_until`"), "{messages:?}");
+    let messages =
+        problems(&VALID.replace(r#""effective_to": null"#, r#""effective_until": null"#));
+    assert!(
+        messages[0].contains("prices[0].effective_until")
+            || messages[0].contains("unknown field `effective_until`"),
+        "{messages:?}"
+    );
 
-    assert_one_problem(&VALID.replace(r#""model": "package""#, r#""model": "bundle""#), &["prices[2].pricing.model", "unknown pricing model \"bundle\""]);
+    assert_one_problem(
+        &VALID.replace(r#""model": "package""#, r#""model": "bundle""#),
+        &[
+            "prices[2].pricing.model",
+            "unknown pricing model \"bundle\"",
+        ],
+    );
 }
 
 #[test]
 fn float_numbers_in_json_stay_exact() {
-    let contract = parse_contract_json(&VALID.replace(r#""unit_price": "0.000008""#, r#""unit_price": 0.000008"#)).unwrap();
-    assert_eq!(contract.prices[0].pricing, Pricing::PerUnit { unit_price: Decimal::from_str("0.000008").unwrap() });
+    let contract = parse_contract_json(
+        &VALID.replace(r#""unit_price": "0.000008""#, r#""unit_price": 0.000008"#),
+    )
+    .unwrap();
+    assert_eq!(
+        contract.prices[0].pricing,
+        Pricing::PerUnit {
+            unit_price: Decimal::from_str("0.000008").unwrap()
+        }
+    );
 }
 
 #[test]
 fn jsonl_errors_carry_line_numbers() {
-    let bad = VALID.replace('\n', " ").replace("Europe/Berlin", "Nowhere/City");
-    let good = VALID.replace('\n', " ").replace("acme-openai-2026", "other").replace("\"acme\"", "\"globex\"");
+    let bad = VALID
+        .replace('\n', " ")
+        .replace("Europe/Berlin", "Nowhere/City");
+    let good = VALID
+        .replace('\n', " ")
+        .replace("acme-openai-2026", "other")
+        .replace("\"acme\"", "\"globex\"");
     let text = format!("# contracts\n{good}\n\n{bad}\n");
     let errors = parse_contracts_jsonl(&text).unwrap_err();
     assert_eq!(errors.len(), 1);
@@ -182,13 +254,19 @@ fn yaml_errors_name_document_and_field() {
     let yaml = "id: c1\naccount: acme\nvendor: openai\ncurrency: EUR\nprices: []\n";
     let errors = parse_contracts_yaml(yaml).unwrap_err();
     assert_eq!(errors[0].location, "document 1, item 1");
-    assert!(errors[0].message.contains("contract \"c1\": prices: empty"), "{errors:?}");
+    assert!(
+        errors[0].message.contains("contract \"c1\": prices: empty"),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn spec_round_trip_is_identity() {
     let contract = parse_contract_json(VALID).unwrap();
-    let again = Contract::from_spec(serde_json::from_str(&serde_json::to_string(&contract.to_spec()).unwrap()).unwrap()).unwrap();
+    let again = Contract::from_spec(
+        serde_json::from_str(&serde_json::to_string(&contract.to_spec()).unwrap()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(again, contract);
 }
 

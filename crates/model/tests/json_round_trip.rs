@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use burnrate_model::{AggregateKind, Alert, AlertKind, AlertStatus, Contributor, DeadLetter, Severity, SpendAggregate, WindowKind};
+use burnrate_model::{
+    AggregateKind, Alert, AlertKind, AlertStatus, Contributor, DeadLetter, Severity,
+    SpendAggregate, WindowKind,
+};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -12,7 +15,9 @@ fn dec(text: &str) -> Decimal {
 }
 
 fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> (T, String) {
@@ -41,7 +46,10 @@ fn spend_aggregate_round_trips() {
     };
     let (decoded, json) = round_trip(&aggregate);
     assert_eq!(decoded, aggregate);
-    assert!(json.contains(r#""quantity":"12345678901234567890.5""#), "{json}");
+    assert!(
+        json.contains(r#""quantity":"12345678901234567890.5""#),
+        "{json}"
+    );
     assert!(json.contains(r#""cost":"0.0000025""#), "{json}");
     assert!(json.contains(r#""window":"hour""#), "{json}");
     assert!(json.contains(r#""kind":"correction""#), "{json}");

@@ -29,15 +29,30 @@ fn pricing(meter: usize, version: i64) -> Pricing {
         },
         2 => Pricing::Graduated {
             tiers: vec![
-                Tier { up_to: Some(Decimal::from(1_000_000)), unit_price: price },
-                Tier { up_to: Some(Decimal::from(10_000_000)), unit_price: price / Decimal::TWO },
-                Tier { up_to: None, unit_price: price / Decimal::TEN },
+                Tier {
+                    up_to: Some(Decimal::from(1_000_000)),
+                    unit_price: price,
+                },
+                Tier {
+                    up_to: Some(Decimal::from(10_000_000)),
+                    unit_price: price / Decimal::TWO,
+                },
+                Tier {
+                    up_to: None,
+                    unit_price: price / Decimal::TEN,
+                },
             ],
         },
         _ => Pricing::Volume {
             tiers: vec![
-                Tier { up_to: Some(Decimal::from(1_000_000)), unit_price: price },
-                Tier { up_to: None, unit_price: price / Decimal::TWO },
+                Tier {
+                    up_to: Some(Decimal::from(1_000_000)),
+                    unit_price: price,
+                },
+                Tier {
+                    up_to: None,
+                    unit_price: price / Decimal::TWO,
+                },
             ],
         },
     }
@@ -97,14 +112,17 @@ fn rating(criterion: &mut Criterion) {
     let events = build_events();
     let mut group = criterion.benchmark_group("rating");
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function("rate_event/1000_accounts_x_20_meters_x_3_versions", |bencher| {
-        bencher.iter(|| {
-            let mut state = RatingState::default();
-            for event in &events {
-                black_box(rate_event(&table, &mut state, event).unwrap());
-            }
-        })
-    });
+    group.bench_function(
+        "rate_event/1000_accounts_x_20_meters_x_3_versions",
+        |bencher| {
+            bencher.iter(|| {
+                let mut state = RatingState::default();
+                for event in &events {
+                    black_box(rate_event(&table, &mut state, event).unwrap());
+                }
+            })
+        },
+    );
     group.finish();
 }
 

@@ -43,7 +43,12 @@ fn package_cost(quantity: Decimal, size: Decimal, price: Decimal) -> Result<Deci
     if packages.checked_mul(size).ok_or(CostOverflow)? < quantity {
         packages += Decimal::ONE;
     }
-    while packages > Decimal::ONE && (packages - Decimal::ONE).checked_mul(size).ok_or(CostOverflow)? >= quantity {
+    while packages > Decimal::ONE
+        && (packages - Decimal::ONE)
+            .checked_mul(size)
+            .ok_or(CostOverflow)?
+            >= quantity
+    {
         packages -= Decimal::ONE;
     }
     packages.checked_mul(price).ok_or(CostOverflow)
@@ -60,7 +65,9 @@ fn graduated_cost(tiers: &[Tier], quantity: Decimal) -> Result<Decimal, CostOver
         }
         let upper = tier.up_to.map_or(quantity, |bound| bound.min(quantity));
         let units_in_tier = upper - lower;
-        let tier_cost = units_in_tier.checked_mul(tier.unit_price).ok_or(CostOverflow)?;
+        let tier_cost = units_in_tier
+            .checked_mul(tier.unit_price)
+            .ok_or(CostOverflow)?;
         cost = cost.checked_add(tier_cost).ok_or(CostOverflow)?;
         match tier.up_to {
             Some(bound) => lower = bound,
@@ -105,14 +112,26 @@ mod tests {
     }
 
     fn three_tiers() -> Vec<Tier> {
-        tiers(&[(Some("1000"), "0.10"), (Some("5000"), "0.08"), (None, "0.05")])
+        tiers(&[
+            (Some("1000"), "0.10"),
+            (Some("5000"), "0.08"),
+            (None, "0.05"),
+        ])
     }
 
     #[test]
     fn per_unit_is_exact() {
-        let pricing = Pricing::PerUnit { unit_price: dec("0.0000025") };
-        assert_eq!(cumulative_cost(&pricing, dec("1000000000")).unwrap(), dec("2500"));
-        assert_eq!(cumulative_cost(&pricing, dec("-400")).unwrap(), dec("-0.001"));
+        let pricing = Pricing::PerUnit {
+            unit_price: dec("0.0000025"),
+        };
+        assert_eq!(
+            cumulative_cost(&pricing, dec("1000000000")).unwrap(),
+            dec("2500")
+        );
+        assert_eq!(
+            cumulative_cost(&pricing, dec("-400")).unwrap(),
+            dec("-0.001")
+        );
     }
 
     #[test]
@@ -121,9 +140,21 @@ mod tests {
             package_size: dec("1000"),
             package_price: dec("0.50"),
         };
-        let cases = [("0", "0"), ("1", "0.50"), ("999", "0.50"), ("1000", "0.50"), ("1001", "1.00"), ("3000", "1.50"), ("-5", "0")];
+        let cases = [
+            ("0", "0"),
+            ("1", "0.50"),
+            ("999", "0.50"),
+            ("1000", "0.50"),
+            ("1001", "1.00"),
+            ("3000", "1.50"),
+            ("-5", "0"),
+        ];
         for (quantity, expected) in cases {
-            assert_eq!(cumulative_cost(&pricing, dec(quantity)).unwrap(), dec(expected), "quantity {quantity}");
+            assert_eq!(
+                cumulative_cost(&pricing, dec(quantity)).unwrap(),
+                dec(expected),
+                "quantity {quantity}"
+            );
         }
     }
 
@@ -140,7 +171,9 @@ mod tests {
 
     #[test]
     fn graduated_tier_edges() {
-        let pricing = Pricing::Graduated { tiers: three_tiers() };
+        let pricing = Pricing::Graduated {
+            tiers: three_tiers(),
+        };
         let cases = [
             ("999", "99.90"),
             ("1000", "100.00"),
@@ -152,13 +185,19 @@ mod tests {
             ("0", "0"),
         ];
         for (quantity, expected) in cases {
-            assert_eq!(cumulative_cost(&pricing, dec(quantity)).unwrap(), dec(expected), "quantity {quantity}");
+            assert_eq!(
+                cumulative_cost(&pricing, dec(quantity)).unwrap(),
+                dec(expected),
+                "quantity {quantity}"
+            );
         }
     }
 
     #[test]
     fn volume_tier_edges() {
-        let pricing = Pricing::Volume { tiers: three_tiers() };
+        let pricing = Pricing::Volume {
+            tiers: three_tiers(),
+        };
         let cases = [
             ("999", "99.90"),
             ("1000", "100.00"),
@@ -169,13 +208,22 @@ mod tests {
             ("0", "0"),
         ];
         for (quantity, expected) in cases {
-            assert_eq!(cumulative_cost(&pricing, dec(quantity)).unwrap(), dec(expected), "quantity {quantity}");
+            assert_eq!(
+                cumulative_cost(&pricing, dec(quantity)).unwrap(),
+                dec(expected),
+                "quantity {quantity}"
+            );
         }
     }
 
     #[test]
     fn overflow_is_reported() {
-        let pricing = Pricing::PerUnit { unit_price: dec("1000000000") };
-        assert_eq!(cumulative_cost(&pricing, dec("79228162514264337593543950335")), Err(CostOverflow));
+        let pricing = Pricing::PerUnit {
+            unit_price: dec("1000000000"),
+        };
+        assert_eq!(
+            cumulative_cost(&pricing, dec("79228162514264337593543950335")),
+            Err(CostOverflow)
+        );
     }
 }

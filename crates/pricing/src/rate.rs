@@ -35,8 +35,18 @@ pub struct Charge {
 /// the period's cost. When the contract rounds, `C` is rounded before the
 /// difference is taken, which keeps that property. `state` is only changed when
 /// the event is rated.
-pub fn rate_event(table: &ContractTable, state: &mut RatingState, event: &UsageEvent) -> Result<Charge, UnratedReason> {
-    let found = table.find_price(&event.account, &event.source, &event.meter, event.product.as_deref(), event.time)?;
+pub fn rate_event(
+    table: &ContractTable,
+    state: &mut RatingState,
+    event: &UsageEvent,
+) -> Result<Charge, UnratedReason> {
+    let found = table.find_price(
+        &event.account,
+        &event.source,
+        &event.meter,
+        event.product.as_deref(),
+        event.time,
+    )?;
     let contract = found.contract();
     let price = found.price();
     let overflow = || UnratedReason::Overflow {
@@ -50,7 +60,9 @@ pub fn rate_event(table: &ContractTable, state: &mut RatingState, event: &UsageE
         period_start: period.start,
     };
     let quantity_before = state.period_quantity(&period_key);
-    let quantity_after = quantity_before.checked_add(event.quantity).ok_or_else(overflow)?;
+    let quantity_after = quantity_before
+        .checked_add(event.quantity)
+        .ok_or_else(overflow)?;
 
     let rounding_decimals = contract.rounding_decimals();
     let rounding_strategy = contract.rounding.map(|rounding| rounding.mode.strategy());
@@ -58,13 +70,19 @@ pub fn rate_event(table: &ContractTable, state: &mut RatingState, event: &UsageE
         (Some(decimals), Some(strategy)) => amount.round_dp_with_strategy(decimals, strategy),
         _ => amount,
     };
-    let cost_before = round(cumulative_cost(&price.pricing, quantity_before).map_err(|_| overflow())?);
-    let cost_after = round(cumulative_cost(&price.pricing, quantity_after).map_err(|_| overflow())?);
+    let cost_before =
+        round(cumulative_cost(&price.pricing, quantity_before).map_err(|_| overflow())?);
+    let cost_after =
+        round(cumulative_cost(&price.pricing, quantity_after).map_err(|_| overflow())?);
     let cost = cost_after.checked_sub(cost_before).ok_or_else(overflow)?;
 
     let mut prepaid_applied = Decimal::ZERO;
     let mut pool_update = None;
-    if let Some(prepaid) = contract.prepaid.as_ref().filter(|prepaid| prepaid.covers(event.time)) {
+    if let Some(prepaid) = contract
+        .prepaid
+        .as_ref()
+        .filter(|prepaid| prepaid.covers(event.time))
+    {
         let pool_key = PoolKey {
             contract_id: contract.id.as_str().into(),
             starts: prepaid.starts,

@@ -66,7 +66,8 @@ impl RatingState {
     /// costs more than the rest of rating, so the last period per contract is kept.
     pub fn billing_period(&mut self, contract: &Contract, time: DateTime<Utc>) -> BillingPeriod {
         if let Some(cached) = self.period_cache.get(contract.id.as_str()) {
-            let same_calendar = cached.timezone == contract.timezone && cached.anchor_day == contract.billing_anchor_day;
+            let same_calendar = cached.timezone == contract.timezone
+                && cached.anchor_day == contract.billing_anchor_day;
             if same_calendar && cached.period.contains(time) {
                 return cached.period;
             }

@@ -147,7 +147,11 @@ impl ContractTable {
             account: account.to_owned(),
             vendor: vendor.to_owned(),
         };
-        let meters = self.index.get(account).and_then(|vendors| vendors.get(vendor)).ok_or_else(no_contract)?;
+        let meters = self
+            .index
+            .get(account)
+            .and_then(|vendors| vendors.get(vendor))
+            .ok_or_else(no_contract)?;
         let no_price = || UnratedReason::NoPrice {
             account: account.to_owned(),
             vendor: vendor.to_owned(),
@@ -213,7 +217,9 @@ impl ContractTable {
         for other in others {
             for (index, price) in contract.prices.iter().enumerate() {
                 let overlapping = other.prices.iter().find(|theirs| {
-                    theirs.meter == price.meter && theirs.product == price.product && ranges_overlap(price, theirs)
+                    theirs.meter == price.meter
+                        && theirs.product == price.product
+                        && ranges_overlap(price, theirs)
                 });
                 if let Some(theirs) = overlapping {
                     conflicts.push(ContractError {
@@ -237,7 +243,11 @@ impl ContractTable {
     /// Rebuilds the price index of one (account, vendor) pair from its contracts.
     fn reindex_pair(&mut self, pair: &(String, String)) {
         let mut meters = MeterIndex::default();
-        let ids = self.ids_by_pair.get(pair).map(Vec::as_slice).unwrap_or_default();
+        let ids = self
+            .ids_by_pair
+            .get(pair)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for contract in ids.iter().filter_map(|id| self.contracts.get(id)) {
             for (price_index, price) in contract.prices.iter().enumerate() {
                 let key = format!(
@@ -245,13 +255,18 @@ impl ContractTable {
                     contract.id,
                     price.meter,
                     price.product.as_deref().unwrap_or("*"),
-                    price.effective_from.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                    price
+                        .effective_from
+                        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
                 );
-                meters.entry(price.meter.clone()).or_default().push(PriceRef {
-                    contract: Arc::clone(contract),
-                    price_index,
-                    key: key.into(),
-                });
+                meters
+                    .entry(price.meter.clone())
+                    .or_default()
+                    .push(PriceRef {
+                        contract: Arc::clone(contract),
+                        price_index,
+                        key: key.into(),
+                    });
             }
         }
 
@@ -265,13 +280,20 @@ impl ContractTable {
             }
             self.ids_by_pair.remove(pair);
         } else {
-            self.index.entry(account.clone()).or_default().insert(vendor.clone(), meters);
+            self.index
+                .entry(account.clone())
+                .or_default()
+                .insert(vendor.clone(), meters);
         }
     }
 }
 
 fn ranges_overlap(first: &Price, second: &Price) -> bool {
-    let first_ends_after_second_starts = first.effective_to.is_none_or(|to| to > second.effective_from);
-    let second_ends_after_first_starts = second.effective_to.is_none_or(|to| to > first.effective_from);
+    let first_ends_after_second_starts = first
+        .effective_to
+        .is_none_or(|to| to > second.effective_from);
+    let second_ends_after_first_starts = second
+        .effective_to
+        .is_none_or(|to| to > first.effective_from);
     first_ends_after_second_starts && second_ends_after_first_starts
 }

@@ -68,6 +68,11 @@ fn describe_product(product: &Option<String>) -> String {
 }
 
 fn describe_next(next: &Option<DateTime<Utc>>) -> String {
-    next.map(|from| format!("; the next price starts at {}", from.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
-        .unwrap_or_default()
+    next.map(|from| {
+        format!(
+            "; the next price starts at {}",
+            from.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        )
+    })
+    .unwrap_or_default()
 }

@@ -24,7 +24,9 @@ fn table(pricing: &str, prepaid: &str) -> ContractTable {
 }
 
 fn event(index: usize, quantity: Decimal) -> UsageEvent {
-    let start = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z").unwrap().with_timezone(&Utc);
+    let start = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
     UsageEvent {
         id: format!("e{index}"),
         source: "openai".to_owned(),
@@ -114,6 +116,7 @@ proptest! {
 }
 
 fn parse_pricing(pricing: &str) -> burnrate_model::Pricing {
-    table(pricing, "").contracts().next().unwrap().prices[0].pricing.clone()
+    table(pricing, "").contracts().next().unwrap().prices[0]
+        .pricing
+        .clone()
 }
-

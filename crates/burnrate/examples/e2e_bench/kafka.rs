@@ -39,17 +39,25 @@ fn client_config(brokers: &str) -> ClientConfig {
 /// Creates `topics` as (name, partitions) and waits until the metadata lists every
 /// partition.
 pub fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create().context("cannot create an admin client")?;
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers)
+        .create()
+        .context("cannot create an admin client")?;
     let options = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
-    let new_topics: Vec<NewTopic<'_>> =
-        topics.iter().map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1))).collect();
-    for result in block_on(admin.create_topics(&new_topics, &options)).context("creating topics failed")? {
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .collect();
+    for result in
+        block_on(admin.create_topics(&new_topics, &options)).context("creating topics failed")?
+    {
         if let Err((topic, code)) = result {
             bail!("creating topic {topic} failed: {code}");
         }
     }
 
-    let metadata_client: BaseConsumer = client_config(brokers).create().context("cannot create a metadata client")?;
+    let metadata_client: BaseConsumer = client_config(brokers)
+        .create()
+        .context("cannot create a metadata client")?;
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     for (name, partitions) in topics {
         loop {
@@ -84,7 +92,11 @@ impl ProducerContext for DeliveryCounter {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((error, message)) = result {
-            eprintln!("Delivery to {}/{} failed: {error}", message.topic(), message.partition());
+            eprintln!(
+                "Delivery to {}/{} failed: {error}",
+                message.topic(),
+                message.partition()
+            );
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -109,7 +121,9 @@ impl BenchProducer {
 
     /// Queues one record, waiting while the producer's queue is full.
     pub fn send(&self, topic: &str, record: &Record) -> anyhow::Result<()> {
-        let mut outgoing = BaseRecord::to(topic).key(record.key.as_bytes()).payload(record.value.as_bytes());
+        let mut outgoing = BaseRecord::to(topic)
+            .key(record.key.as_bytes())
+            .payload(record.value.as_bytes());
         loop {
             match self.producer.send(outgoing) {
                 Ok(()) => return Ok(()),
@@ -124,7 +138,9 @@ impl BenchProducer {
 
     /// Waits until every queued record is delivered, and fails if any delivery failed.
     pub fn flush(&self) -> anyhow::Result<()> {
-        self.producer.flush(Duration::from_secs(120)).context("waiting for deliveries timed out")?;
+        self.producer
+            .flush(Duration::from_secs(120))
+            .context("waiting for deliveries timed out")?;
         let failures = self.producer.context().failures.load(Ordering::Relaxed);
         if failures > 0 {
             bail!("{failures} records were not delivered");
@@ -158,7 +174,12 @@ impl ConsumeTiming {
 ///
 /// The member reads `read_committed` from the earliest offset, as `burnrate run`
 /// does, so both pay for the same broker work.
-pub fn consume_bare(brokers: &str, group: &str, topic: &str, expected: u64) -> anyhow::Result<ConsumeTiming> {
+pub fn consume_bare(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    expected: u64,
+) -> anyhow::Result<ConsumeTiming> {
     let consumer: BaseConsumer = client_config(brokers)
         .set("group.id", group)
         .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
@@ -188,7 +209,8 @@ pub fn consume_bare(brokers: &str, group: &str, topic: &str, expected: u64) -> a
                 let key = message.key().unwrap_or_default();
                 // Reading a byte of each buffer keeps the loop from being optimized
                 // into counting alone.
-                checksum ^= payload.first().copied().unwrap_or(0) ^ key.last().copied().unwrap_or(0);
+                checksum ^=
+                    payload.first().copied().unwrap_or(0) ^ key.last().copied().unwrap_or(0);
                 bytes += (payload.len() + key.len()) as u64;
                 records += 1;
                 last_progress = Instant::now();
@@ -199,7 +221,12 @@ pub fn consume_bare(brokers: &str, group: &str, topic: &str, expected: u64) -> a
     let last = Instant::now();
     std::hint::black_box(checksum);
     consumer.unsubscribe();
-    Ok(ConsumeTiming { first: first.expect("at least one record was read"), last, records, bytes })
+    Ok(ConsumeTiming {
+        first: first.expect("at least one record was read"),
+        last,
+        records,
+        bytes,
+    })
 }
 
 /// A firing budget threshold alert: its account and threshold in percent.

@@ -59,7 +59,9 @@ const HISTOGRAM_BOUNDS: [&str; 4] = ["0.1", "0.5", "1", "2.5"];
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(about = "Measure burnrate run against a bare Kafka consumer, and its event-to-alert latency.")]
+#[command(
+    about = "Measure burnrate run against a bare Kafka consumer, and its event-to-alert latency."
+)]
 struct Args {
     /// Bootstrap servers of a running broker, such as 127.0.0.1:9092.
     #[arg(long, required_unless_present = "tansu", conflicts_with = "tansu")]
@@ -180,14 +182,26 @@ impl LatencyResult {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.events < 2 || args.partitions < 1 || args.accounts < 1 || args.alert_events < 1 || args.alert_rate < 1 {
+    if args.events < 2
+        || args.partitions < 1
+        || args.accounts < 1
+        || args.alert_events < 1
+        || args.alert_rate < 1
+    {
         bail!("--events must be at least 2, and --partitions, --accounts, --alert-events and --alert-rate at least 1");
     }
     let burnrate = locate_burnrate(args.burnrate.as_deref())?;
-    let started_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let started_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let suffix = format!("{}-{started_at}", std::process::id());
-    let work_dir = args.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("burnrate-e2e-{suffix}")));
-    std::fs::create_dir_all(&work_dir).with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("burnrate-e2e-{suffix}")));
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
 
     let (broker, brokers) = match (&args.tansu, &args.brokers) {
         (Some(tansu), _) => {
@@ -198,7 +212,11 @@ fn main() -> anyhow::Result<()> {
         (None, None) => bail!("pass --brokers HOST:PORT or --tansu PATH"),
     };
     let broker_pid = broker.as_ref().map(ChildProcess::pid);
-    println!("Broker {brokers}; burnrate {}; logs in {}", burnrate.display(), work_dir.display());
+    println!(
+        "Broker {brokers}; burnrate {}; logs in {}",
+        burnrate.display(),
+        work_dir.display()
+    );
 
     let topics = Topics::new(&suffix);
     kafka::create_topics(
@@ -215,13 +233,23 @@ fn main() -> anyhow::Result<()> {
     )?;
 
     let load_rate = load(&brokers, &topics, &args)?;
-    println!("Loaded {} usage records at {load_rate:.0} records/s.", args.events);
+    println!(
+        "Loaded {} usage records at {load_rate:.0} records/s.",
+        args.events
+    );
 
     let bare = measure_bare(&brokers, &topics, args.events as u64, &suffix, broker_pid)?;
     println!("Bare consumer: {:.0} records/s.", bare.0.rate());
 
     let metrics_address = format!("127.0.0.1:{}", processes::free_port()?);
-    let config_path = write_config(&work_dir, &brokers, &topics, &suffix, &metrics_address, &args.properties)?;
+    let config_path = write_config(
+        &work_dir,
+        &brokers,
+        &topics,
+        &suffix,
+        &metrics_address,
+        &args.properties,
+    )?;
     let mut command = Command::new(&burnrate);
     command.arg("run").arg("--config").arg(&config_path);
     if std::env::var_os("RUST_LOG").is_none() {
@@ -230,16 +258,34 @@ fn main() -> anyhow::Result<()> {
     let mut process = ChildProcess::start("burnrate run", command, &work_dir.join("burnrate.log"))?;
 
     let agent = scrape::agent();
-    let run = measure_burnrate(&mut process, &agent, &metrics_address, &topics.usage, args.events as u64, broker_pid)?;
+    let run = measure_burnrate(
+        &mut process,
+        &agent,
+        &metrics_address,
+        &topics.usage,
+        args.events as u64,
+        broker_pid,
+    )?;
     println!("burnrate run: {:.0} records/s.", run.rate());
     let after_backlog = Scrape::fetch(&agent, &metrics_address)?;
 
     let latency = measure_latency(&brokers, &topics, &args, &agent, &metrics_address)?;
     let stopped_cleanly = process.terminate(Duration::from_secs(60));
 
-    print_report(&args, &brokers, broker.is_some(), &bare, &run, &after_backlog, &latency);
+    print_report(
+        &args,
+        &brokers,
+        broker.is_some(),
+        &bare,
+        &run,
+        &after_backlog,
+        &latency,
+    );
     if !stopped_cleanly {
-        println!("burnrate did not stop within 60 s of SIGTERM and was killed; see {}", process.log_path().display());
+        println!(
+            "burnrate did not stop within 60 s of SIGTERM and was killed; see {}",
+            process.log_path().display()
+        );
     }
     Ok(())
 }
@@ -247,8 +293,12 @@ fn main() -> anyhow::Result<()> {
 /// Parses a `--property` value.
 fn parse_property(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.trim().to_owned())),
-        _ => Err(format!("invalid property {text:?}; write KEY=VALUE, such as fetch.wait.max.ms=50")),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "invalid property {text:?}; write KEY=VALUE, such as fetch.wait.max.ms=50"
+        )),
     }
 }
 
@@ -296,13 +346,29 @@ fn load(brokers: &str, topics: &Topics, args: &Args) -> anyhow::Result<f64> {
 
 /// Runs the bare consumer and returns its timing, its own CPU time and the
 /// broker's over the same span.
-fn measure_bare(brokers: &str, topics: &Topics, expected: u64, suffix: &str, broker_pid: Option<u32>) -> anyhow::Result<(ConsumeTiming, Option<Duration>, Option<Duration>)> {
+fn measure_bare(
+    brokers: &str,
+    topics: &Topics,
+    expected: u64,
+    suffix: &str,
+    broker_pid: Option<u32>,
+) -> anyhow::Result<(ConsumeTiming, Option<Duration>, Option<Duration>)> {
     let own_before = cpu_time(std::process::id());
     let broker_before = broker_pid.and_then(cpu_time);
-    let timing = kafka::consume_bare(brokers, &format!("e2e-bare-{suffix}"), &topics.usage, expected)?;
+    let timing = kafka::consume_bare(
+        brokers,
+        &format!("e2e-bare-{suffix}"),
+        &topics.usage,
+        expected,
+    )?;
     // The CPU time spans the group join too, which costs little next to reading.
-    let own = cpu_time(std::process::id()).zip(own_before).map(|(after, before)| after.saturating_sub(before));
-    let broker = broker_pid.and_then(cpu_time).zip(broker_before).map(|(after, before)| after.saturating_sub(before));
+    let own = cpu_time(std::process::id())
+        .zip(own_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let broker = broker_pid
+        .and_then(cpu_time)
+        .zip(broker_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Ok((timing, own, broker))
 }
 
@@ -315,7 +381,10 @@ fn write_config(
     metrics_address: &str,
     properties: &[(String, String)],
 ) -> anyhow::Result<PathBuf> {
-    let extra: String = properties.iter().map(|(key, value)| format!("{key:?} = {value:?}\n")).collect();
+    let extra: String = properties
+        .iter()
+        .map(|(key, value)| format!("{key:?} = {value:?}\n"))
+        .collect();
     let text = format!(
         r#"# Written by the e2e_bench example; processing and alert settings are the defaults.
 
@@ -375,7 +444,10 @@ fn measure_burnrate(
         let scrape = match Scrape::fetch(agent, metrics_address) {
             Ok(scrape) => scrape,
             Err(error) if started.elapsed() > Duration::from_secs(60) => {
-                return Err(error.context(format!("burnrate's metrics endpoint is unreachable; its log is {}", process.log_path().display())));
+                return Err(error.context(format!(
+                    "burnrate's metrics endpoint is unreachable; its log is {}",
+                    process.log_path().display()
+                )));
             }
             Err(_) => {
                 thread::sleep(SCRAPE_INTERVAL);
@@ -385,7 +457,12 @@ fn measure_burnrate(
         let now = Instant::now();
         let consumed = scrape.consumed(usage_topic);
         if consumed > 0 && first.is_none() {
-            first = Some((now, consumed, cpu_time(process.pid()), broker_pid.and_then(cpu_time)));
+            first = Some((
+                now,
+                consumed,
+                cpu_time(process.pid()),
+                broker_pid.and_then(cpu_time),
+            ));
         }
         if consumed > last_count {
             last_count = consumed;
@@ -397,8 +474,13 @@ fn measure_burnrate(
             );
         }
         if consumed >= expected {
-            let (first, first_count, cpu_before, broker_before) = first.expect("set when consumed became positive");
-            let spent = |after: Option<Duration>, before: Option<Duration>| after.zip(before).map(|(after, before)| after.saturating_sub(before));
+            let (first, first_count, cpu_before, broker_before) =
+                first.expect("set when consumed became positive");
+            let spent = |after: Option<Duration>, before: Option<Duration>| {
+                after
+                    .zip(before)
+                    .map(|(after, before)| after.saturating_sub(before))
+            };
             return Ok(BurnrateTiming {
                 first,
                 first_count,
@@ -413,43 +495,66 @@ fn measure_burnrate(
 }
 
 /// Sends the latency records at a steady rate and times each one to its alert.
-fn measure_latency(brokers: &str, topics: &Topics, args: &Args, agent: &ureq::Agent, metrics_address: &str) -> anyhow::Result<LatencyResult> {
+fn measure_latency(
+    brokers: &str,
+    topics: &Topics,
+    args: &Args,
+    agent: &ureq::Agent,
+    metrics_address: &str,
+) -> anyhow::Result<LatencyResult> {
     let histogram_before = Scrape::fetch(agent, metrics_address)?;
     let ready = AtomicBool::new(false);
     let received = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let producer = BenchProducer::new(brokers, Duration::from_millis(5))?;
 
-    let (sent_at, send_rate, arrivals) = thread::scope(|scope| -> anyhow::Result<(Vec<Instant>, f64, HashMap<ThresholdKey, Instant>)> {
-        let receiver = scope.spawn(|| kafka::receive_alerts(brokers, &topics.alerts, args.partitions, &ready, &received, &stop));
-        let ready_deadline = Instant::now() + Duration::from_secs(10);
-        while !ready.load(Ordering::Relaxed) && Instant::now() < ready_deadline && !receiver.is_finished() {
-            thread::sleep(Duration::from_millis(10));
-        }
-
-        let interval = Duration::from_secs_f64(1.0 / f64::from(args.alert_rate));
-        let mut sent_at = Vec::with_capacity(args.alert_events);
-        let started = Instant::now();
-        for index in 0..args.alert_events {
-            let due = started + interval * index as u32;
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                thread::sleep(wait);
+    let (sent_at, send_rate, arrivals) = thread::scope(
+        |scope| -> anyhow::Result<(Vec<Instant>, f64, HashMap<ThresholdKey, Instant>)> {
+            let receiver = scope.spawn(|| {
+                kafka::receive_alerts(
+                    brokers,
+                    &topics.alerts,
+                    args.partitions,
+                    &ready,
+                    &received,
+                    &stop,
+                )
+            });
+            let ready_deadline = Instant::now() + Duration::from_secs(10);
+            while !ready.load(Ordering::Relaxed)
+                && Instant::now() < ready_deadline
+                && !receiver.is_finished()
+            {
+                thread::sleep(Duration::from_millis(10));
             }
-            let record = workload::alert_event(index);
-            sent_at.push(Instant::now());
-            producer.send(&topics.usage, &record)?;
-        }
-        let send_rate = args.alert_events as f64 / started.elapsed().as_secs_f64();
-        producer.flush()?;
 
-        let deadline = Instant::now() + ALERT_WAIT;
-        while received.load(Ordering::Relaxed) < args.alert_events && Instant::now() < deadline && !receiver.is_finished() {
-            thread::sleep(Duration::from_millis(10));
-        }
-        stop.store(true, Ordering::Relaxed);
-        let arrivals = receiver.join().expect("the alerts reader does not panic")?;
-        Ok((sent_at, send_rate, arrivals))
-    })?;
+            let interval = Duration::from_secs_f64(1.0 / f64::from(args.alert_rate));
+            let mut sent_at = Vec::with_capacity(args.alert_events);
+            let started = Instant::now();
+            for index in 0..args.alert_events {
+                let due = started + interval * index as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    thread::sleep(wait);
+                }
+                let record = workload::alert_event(index);
+                sent_at.push(Instant::now());
+                producer.send(&topics.usage, &record)?;
+            }
+            let send_rate = args.alert_events as f64 / started.elapsed().as_secs_f64();
+            producer.flush()?;
+
+            let deadline = Instant::now() + ALERT_WAIT;
+            while received.load(Ordering::Relaxed) < args.alert_events
+                && Instant::now() < deadline
+                && !receiver.is_finished()
+            {
+                thread::sleep(Duration::from_millis(10));
+            }
+            stop.store(true, Ordering::Relaxed);
+            let arrivals = receiver.join().expect("the alerts reader does not panic")?;
+            Ok((sent_at, send_rate, arrivals))
+        },
+    )?;
 
     let mut latencies: Vec<Duration> = (0..args.alert_events)
         .filter_map(|index| {
@@ -460,7 +565,9 @@ fn measure_latency(brokers: &str, topics: &Topics, args: &Args, agent: &ureq::Ag
     latencies.sort();
 
     let histogram_after = Scrape::fetch(agent, metrics_address)?;
-    let delta = |le: &str| histogram_after.threshold_latency_bucket(le) - histogram_before.threshold_latency_bucket(le);
+    let delta = |le: &str| {
+        histogram_after.threshold_latency_bucket(le) - histogram_before.threshold_latency_bucket(le)
+    };
     Ok(LatencyResult {
         sent: args.alert_events,
         latencies,
@@ -472,7 +579,10 @@ fn measure_latency(brokers: &str, topics: &Topics, args: &Args, agent: &ureq::Ag
 
 /// Returns the alert that latency record `index` triggers.
 fn expected_key(index: usize) -> ThresholdKey {
-    (workload::alert_account(index % workload::ALERT_ACCOUNTS), workload::alert_threshold(index))
+    (
+        workload::alert_account(index % workload::ALERT_ACCOUNTS),
+        workload::alert_threshold(index),
+    )
 }
 
 fn print_report(
@@ -485,7 +595,11 @@ fn print_report(
     latency: &LatencyResult,
 ) {
     let (bare, bare_cpu, bare_broker_cpu) = bare;
-    let seconds = |duration: Option<Duration>| duration.map_or("-".to_owned(), |duration| format!("{:.1}", duration.as_secs_f64()));
+    let seconds = |duration: Option<Duration>| {
+        duration.map_or("-".to_owned(), |duration| {
+            format!("{:.1}", duration.as_secs_f64())
+        })
+    };
     let ratio = run.rate() / bare.rate();
 
     println!();
@@ -521,7 +635,11 @@ fn print_report(
         "burnrate / bare consumer: {:.1} % (aim: at least {:.0} %, {}).",
         ratio * 100.0,
         THROUGHPUT_AIM * 100.0,
-        if ratio >= THROUGHPUT_AIM { "met" } else { "missed" }
+        if ratio >= THROUGHPUT_AIM {
+            "met"
+        } else {
+            "missed"
+        }
     );
     println!(
         "burnrate counted {} rated, {} unrated, {} duplicate and {} late events, {} dead letters and {} alerts.",
@@ -534,7 +652,11 @@ fn print_report(
     );
 
     println!();
-    let milliseconds = |duration: Option<Duration>| duration.map_or("-".to_owned(), |duration| format!("{:.1}", duration.as_secs_f64() * 1000.0));
+    let milliseconds = |duration: Option<Duration>| {
+        duration.map_or("-".to_owned(), |duration| {
+            format!("{:.1}", duration.as_secs_f64() * 1000.0)
+        })
+    };
     println!(
         "Event-to-alert latency: {} records sent at {:.0}/s, {} alerts received.",
         latency.sent,
@@ -550,7 +672,10 @@ fn print_report(
         milliseconds(latency.percentile(99.0)),
         milliseconds(latency.latencies.last().copied())
     );
-    let p99_met = latency.latencies.len() == latency.sent && latency.percentile(99.0).is_some_and(|p99| p99 < LATENCY_AIM);
+    let p99_met = latency.latencies.len() == latency.sent
+        && latency
+            .percentile(99.0)
+            .is_some_and(|p99| p99 < LATENCY_AIM);
     println!(
         "p99 aim: under {} ms, {}.",
         LATENCY_AIM.as_millis(),

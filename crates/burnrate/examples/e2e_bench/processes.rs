@@ -21,12 +21,26 @@ pub struct ChildProcess {
 
 impl ChildProcess {
     /// Starts `command` with stdout and stderr appended to `log_path`.
-    pub fn start(name: &'static str, mut command: Command, log_path: &Path) -> anyhow::Result<ChildProcess> {
-        let log = File::create(log_path).with_context(|| format!("cannot create the log file {}", log_path.display()))?;
-        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    pub fn start(
+        name: &'static str,
+        mut command: Command,
+        log_path: &Path,
+    ) -> anyhow::Result<ChildProcess> {
+        let log = File::create(log_path)
+            .with_context(|| format!("cannot create the log file {}", log_path.display()))?;
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
         kill_with_parent(&mut command);
-        let child = command.spawn().with_context(|| format!("cannot start {name} ({command:?})"))?;
-        Ok(ChildProcess { child, name, log_path: log_path.to_owned() })
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({command:?})"))?;
+        Ok(ChildProcess {
+            child,
+            name,
+            log_path: log_path.to_owned(),
+        })
     }
 
     /// Returns the process id.
@@ -42,7 +56,11 @@ impl ChildProcess {
     /// Fails with the log path if the process has exited.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!("{} exited with {status}; its log is {}", self.name, self.log_path.display());
+            bail!(
+                "{} exited with {status}; its log is {}",
+                self.name,
+                self.log_path.display()
+            );
         }
         Ok(())
     }
@@ -92,7 +110,9 @@ fn kill_with_parent(command: &mut Command) {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::getppid() != parent {
-                return Err(std::io::Error::other("the benchmark exited before the child started"));
+                return Err(std::io::Error::other(
+                    "the benchmark exited before the child started",
+                ));
             }
             Ok(())
         });
@@ -119,7 +139,10 @@ pub fn start_tansu(tansu: &Path, work_dir: &Path) -> anyhow::Result<(ChildProces
     while TcpStream::connect(&address).is_err() {
         broker.check_running()?;
         if Instant::now() > deadline {
-            bail!("Tansu did not accept connections on {address} within 30 s; its log is {}", broker.log_path().display());
+            bail!(
+                "Tansu did not accept connections on {address} within 30 s; its log is {}",
+                broker.log_path().display()
+            );
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -149,5 +172,7 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     if ticks_per_second <= 0 {
         return None;
     }
-    Some(Duration::from_secs_f64((user + system) as f64 / ticks_per_second as f64))
+    Some(Duration::from_secs_f64(
+        (user + system) as f64 / ticks_per_second as f64,
+    ))
 }

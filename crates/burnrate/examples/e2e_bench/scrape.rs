@@ -43,7 +43,10 @@ impl Scrape {
 
     /// Returns the records consumed from `topic`, summed over its partitions.
     pub fn consumed(&self, topic: &str) -> u64 {
-        self.sum("burnrate_records_consumed_total", &[&format!("topic=\"{topic}\"")]) as u64
+        self.sum(
+            "burnrate_records_consumed_total",
+            &[&format!("topic=\"{topic}\"")],
+        ) as u64
     }
 
     /// Returns the cumulative count of the event-to-alert latency histogram of
@@ -59,5 +62,8 @@ impl Scrape {
 
 /// Returns an HTTP agent for scraping, with a short timeout.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into()
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
 }

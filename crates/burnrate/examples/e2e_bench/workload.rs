@@ -123,8 +123,14 @@ pub fn contracts(accounts: usize, thresholds: u32) -> Vec<Record> {
 }
 
 fn contract_record(contract: Value) -> Record {
-    let key = contract["id"].as_str().expect("generated contracts have an id").to_owned();
-    Record { key, value: contract.to_string() }
+    let key = contract["id"]
+        .as_str()
+        .expect("generated contracts have an id")
+        .to_owned();
+    Record {
+        key,
+        value: contract.to_string(),
+    }
 }
 
 /// Returns `count` throughput events over [`STREAM_HOURS`] of event time, in time
@@ -138,14 +144,19 @@ pub fn throughput_events(count: usize, accounts: usize) -> Vec<Record> {
             let nominal = stream_start() + Duration::milliseconds((index as f64 * step_ms) as i64);
             let time = nominal - Duration::milliseconds(random.below(60_000) as i64);
             let account = random.below(accounts as u64) as usize;
-            let user = account * USERS_PER_ACCOUNT + random.below(USERS_PER_ACCOUNT as u64) as usize;
+            let user =
+                account * USERS_PER_ACCOUNT + random.below(USERS_PER_ACCOUNT as u64) as usize;
             let (meter, quantity) = match random.below(10) {
                 0..=3 => ("input_tokens", 1 + random.below(8000)),
                 4..=7 => ("output_tokens", 1 + random.below(2000)),
                 8 => ("cached_input_tokens", 1 + random.below(8000)),
                 _ => ("api_calls", 1),
             };
-            let product = if random.below(2) == 0 { "gpt-4.1" } else { "gpt-4.1-mini" };
+            let product = if random.below(2) == 0 {
+                "gpt-4.1"
+            } else {
+                "gpt-4.1-mini"
+            };
             let event = UsageEvent {
                 id: format!("e2e-{index:09}"),
                 source: VENDOR.to_owned(),
@@ -161,7 +172,10 @@ pub fn throughput_events(count: usize, accounts: usize) -> Vec<Record> {
                     ("user".to_owned(), format!("user-{user}")),
                 ]),
             };
-            Record { key: event.account.clone(), value: encode_cloudevent(&event) }
+            Record {
+                key: event.account.clone(),
+                value: encode_cloudevent(&event),
+            }
         })
         .collect()
 }
@@ -170,7 +184,8 @@ pub fn throughput_events(count: usize, accounts: usize) -> Vec<Record> {
 /// `index % ALERT_ACCOUNTS`, timed after every throughput event so that it is never
 /// late. Its account's budget reaches threshold [`alert_threshold`] with it.
 pub fn alert_event(index: usize) -> Record {
-    let time = stream_start() + Duration::hours(STREAM_HOURS) + Duration::milliseconds(index as i64);
+    let time =
+        stream_start() + Duration::hours(STREAM_HOURS) + Duration::milliseconds(index as i64);
     let event = UsageEvent {
         id: format!("e2e-alert-{index:09}"),
         source: VENDOR.to_owned(),
@@ -182,7 +197,10 @@ pub fn alert_event(index: usize) -> Record {
         product: None,
         dimensions: BTreeMap::from([("team".to_owned(), "latency".to_owned())]),
     };
-    Record { key: event.account.clone(), value: encode_cloudevent(&event) }
+    Record {
+        key: event.account.clone(),
+        value: encode_cloudevent(&event),
+    }
 }
 
 /// Returns the budget threshold, in percent, that latency event `index` crosses.

@@ -41,7 +41,11 @@ pub fn run(args: &CheckConfigArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match contracts {
         Some(count) => writeln!(out, "{}: valid ({count} contracts)", args.config.display())?,
-        None => writeln!(out, "{}: valid (no contracts file set)", args.config.display())?,
+        None => writeln!(
+            out,
+            "{}: valid (no contracts file set)",
+            args.config.display()
+        )?,
     }
     out.flush()?;
     Ok(())

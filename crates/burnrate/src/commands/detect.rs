@@ -24,9 +24,14 @@ pub struct DetectArgs {
 /// spend-anomaly rule uses.
 pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
     let path = &args.series;
-    let file = File::open(path).with_context(|| format!("cannot open series file {}", path.display()))?;
+    let file =
+        File::open(path).with_context(|| format!("cannot open series file {}", path.display()))?;
     // Rows with the wrong number of fields are reported and skipped, not fatal.
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
     let mut detector = SpendAnomalyDetector::new(AnomalyConfig::default());
 
     let stdout = io::stdout();
@@ -44,7 +49,10 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
             if parse_row(&record).is_err() {
                 continue;
             }
-            eprintln!("{}: line 1 is data, not a timestamp,value header; scoring it", path.display());
+            eprintln!(
+                "{}: line 1 is data, not a timestamp,value header; scoring it",
+                path.display()
+            );
         }
         let row = match parse_row(&record) {
             Ok(row) => row,
@@ -68,7 +76,12 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
         previous = Some(previous.map_or(timestamp, |previous| previous.max(timestamp)));
 
         let detection = detector.observe(timestamp, value);
-        writeln!(out, "{timestamp_text},{value_text},{},{}", detection.score, u8::from(detection.anomalous))?;
+        writeln!(
+            out,
+            "{timestamp_text},{value_text},{},{}",
+            detection.score,
+            u8::from(detection.anomalous)
+        )?;
     }
     out.flush()?;
     if skipped > 0 {
@@ -81,12 +94,19 @@ pub fn run(args: &DetectArgs) -> anyhow::Result<()> {
 fn parse_row(record: &csv::StringRecord) -> anyhow::Result<(&str, DateTime<Utc>, &str, f64)> {
     let (timestamp_text, value_text) = match (record.get(0), record.get(1), record.len()) {
         (Some(timestamp), Some(value), 2) => (timestamp, value),
-        _ => anyhow::bail!("expected 2 fields (timestamp,value), found {}", record.len()),
+        _ => anyhow::bail!(
+            "expected 2 fields (timestamp,value), found {}",
+            record.len()
+        ),
     };
-    let timestamp = parse_timestamp(timestamp_text)
-        .with_context(|| format!("invalid timestamp {timestamp_text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS"))?;
+    let timestamp = parse_timestamp(timestamp_text).with_context(|| {
+        format!("invalid timestamp {timestamp_text:?}; expected RFC 3339 or YYYY-MM-DD HH:MM:SS")
+    })?;
     let value = parse_value(value_text).with_context(|| format!("invalid value {value_text:?}"))?;
-    anyhow::ensure!(value.abs() <= 1e100, "value {value_text} is beyond the detector's range of ±1e100");
+    anyhow::ensure!(
+        value.abs() <= 1e100,
+        "value {value_text} is beyond the detector's range of ±1e100"
+    );
     Ok((timestamp_text, timestamp, value_text, value))
 }
 
@@ -116,9 +136,15 @@ mod tests {
     fn timestamp_accepts_nab_and_rfc3339() {
         let expected = Utc.with_ymd_and_hms(2014, 2, 14, 14, 30, 0).unwrap();
         assert_eq!(parse_timestamp("2014-02-14 14:30:00").unwrap(), expected);
-        assert_eq!(parse_timestamp("2014-02-14 14:30:00.000000").unwrap(), expected);
+        assert_eq!(
+            parse_timestamp("2014-02-14 14:30:00.000000").unwrap(),
+            expected
+        );
         assert_eq!(parse_timestamp("2014-02-14T14:30:00Z").unwrap(), expected);
-        assert_eq!(parse_timestamp("2014-02-14T15:30:00+01:00").unwrap(), expected);
+        assert_eq!(
+            parse_timestamp("2014-02-14T15:30:00+01:00").unwrap(),
+            expected
+        );
     }
 
     #[test]

@@ -34,9 +34,11 @@ pub struct ImportArgs {
 /// Runs `burnrate import`.
 pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     let mut output: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?,
-        )),
+        Some(path) => {
+            Box::new(BufWriter::new(File::create(path).with_context(|| {
+                format!("cannot create output file {}", path.display())
+            })?))
+        }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
 
@@ -50,7 +52,11 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
                     imported += 1;
                 }
                 Err(reason) => {
-                    eprintln!("{}:{}: invalid record: {reason}", record.file.display(), record.position);
+                    eprintln!(
+                        "{}:{}: invalid record: {reason}",
+                        record.file.display(),
+                        record.position
+                    );
                     invalid += 1;
                 }
             }
@@ -59,6 +65,9 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     }
     output.flush().context("cannot write the imported events")?;
 
-    eprintln!("imported {imported} events from {} files; {invalid} invalid records skipped", args.files.len());
+    eprintln!(
+        "imported {imported} events from {} files; {invalid} invalid records skipped",
+        args.files.len()
+    );
     Ok(())
 }

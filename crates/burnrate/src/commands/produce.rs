@@ -67,7 +67,10 @@ impl ProducerContext for Deliveries {
             }
             Err((error, _)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                let mut first = self.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut first = self
+                    .first_failure
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 first.get_or_insert_with(|| error.to_string());
             }
         }
@@ -122,9 +125,17 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
     }
     let producer: ThreadedProducer<Deliveries> = config
         .create_with_context(Deliveries::default())
-        .with_context(|| format!("cannot create a producer for {}; check --brokers and --property", args.brokers))?;
+        .with_context(|| {
+            format!(
+                "cannot create a producer for {}; check --brokers and --property",
+                args.brokers
+            )
+        })?;
 
-    let mut pacer = args.speedup.map(|speedup| Pacer { speedup, start: None });
+    let mut pacer = args.speedup.map(|speedup| Pacer {
+        speedup,
+        start: None,
+    });
     let mut sent = 0u64;
     let mut invalid = 0u64;
     for (path, format) in args.events.iter().zip(formats) {
@@ -133,7 +144,11 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
                 Ok(event) => event,
                 Err(reason) => {
                     invalid += 1;
-                    eprintln!("{}:{}: invalid record not sent: {reason}", record.file.display(), record.position);
+                    eprintln!(
+                        "{}:{}: invalid record not sent: {reason}",
+                        record.file.display(),
+                        record.position
+                    );
                     return Ok(());
                 }
             };
@@ -145,7 +160,10 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
                 key: "content-type",
                 value: Some("application/cloudevents+json"),
             });
-            let mut outgoing = BaseRecord::to(&args.topic).key(event.account.as_str()).payload(value.as_str()).headers(headers);
+            let mut outgoing = BaseRecord::to(&args.topic)
+                .key(event.account.as_str())
+                .payload(value.as_str())
+                .headers(headers);
             loop {
                 match producer.send(outgoing) {
                     Ok(()) => break,
@@ -153,7 +171,9 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
                         outgoing = returned;
                         std::thread::sleep(Duration::from_millis(5));
                     }
-                    Err((error, _)) => bail!("cannot queue an event for topic {}: {error}", args.topic),
+                    Err((error, _)) => {
+                        bail!("cannot queue an event for topic {}: {error}", args.topic)
+                    }
                 }
             }
             sent += 1;
@@ -167,9 +187,16 @@ pub fn run(args: &ProduceArgs) -> anyhow::Result<()> {
     let context = producer.context();
     let delivered = context.delivered.load(Ordering::Relaxed);
     let failed = context.failed.load(Ordering::Relaxed);
-    println!("produced {delivered} events to {} ({invalid} invalid records skipped)", args.topic);
+    println!(
+        "produced {delivered} events to {} ({invalid} invalid records skipped)",
+        args.topic
+    );
     if failed > 0 {
-        let first = context.first_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let first = context
+            .first_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         bail!(
             "{failed} of {sent} events were not delivered to {} (first error: {}); they were not published",
             args.topic,

@@ -155,7 +155,12 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
                     let total = totals.entry(key).or_default();
                     total.period_end = Some(charge.period.end);
                     total.currency = Some(charge.contract.currency.code().to_owned());
-                    total.add(event.quantity, charge.cost, charge.prepaid_applied, charge.billed);
+                    total.add(
+                        event.quantity,
+                        charge.cost,
+                        charge.prepaid_applied,
+                        charge.billed,
+                    );
                 } else {
                     let line = EventLine {
                         event_id: Some(&event.id),
@@ -204,7 +209,11 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_unrated_line(out: &mut impl Write, event: &burnrate_model::UsageEvent, reason: &UnratedReason) -> anyhow::Result<()> {
+fn write_unrated_line(
+    out: &mut impl Write,
+    event: &burnrate_model::UsageEvent,
+    reason: &UnratedReason,
+) -> anyhow::Result<()> {
     let line = EventLine {
         event_id: Some(&event.id),
         account: Some(&event.account),
@@ -242,7 +251,9 @@ struct TotalLine<'a> {
 }
 
 fn total_line<'a>(key: &'a TotalKey, total: &'a Total) -> TotalLine<'a> {
-    let time = |instant: Option<DateTime<Utc>>| instant.map(|instant| instant.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    let time = |instant: Option<DateTime<Utc>>| {
+        instant.map(|instant| instant.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    };
     let rated = key.contract_id.is_some();
     let amount = |value: Decimal| (rated && !total.overflow).then(|| format_decimal(value));
     let status = match (total.overflow, rated) {
@@ -263,7 +274,11 @@ fn total_line<'a>(key: &'a TotalKey, total: &'a Total) -> TotalLine<'a> {
         billed: amount(total.billed),
         currency: total.currency.as_deref(),
         status,
-        reason: if total.overflow { Some("a sum exceeds the decimal range (about 7.9e28)") } else { key.unrated_reason },
+        reason: if total.overflow {
+            Some("a sum exceeds the decimal range (about 7.9e28)")
+        } else {
+            key.unrated_reason
+        },
     }
 }
 
@@ -275,8 +290,16 @@ fn write_json_line(out: &mut impl Write, value: &impl Serialize) -> anyhow::Resu
 
 fn print_summary(counts: &Counts) {
     let unrated_total: u64 = counts.unrated.values().sum();
-    let breakdown: Vec<String> = counts.unrated.iter().map(|(code, count)| format!("{code}: {count}")).collect();
-    let breakdown = if breakdown.is_empty() { String::new() } else { format!(" ({})", breakdown.join(", ")) };
+    let breakdown: Vec<String> = counts
+        .unrated
+        .iter()
+        .map(|(code, count)| format!("{code}: {count}"))
+        .collect();
+    let breakdown = if breakdown.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", breakdown.join(", "))
+    };
     eprintln!(
         "rated {} events, unrated {unrated_total}{breakdown}, invalid {}",
         counts.rated, counts.invalid

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{Counters, EngineOutput, PartitionEngine};
-use burnrate_model::{focus_charge_window, format_decimal, Alert, AlertStatus, FocusRow, SpendAggregate, WindowKind, FOCUS_COLUMNS};
+use burnrate_model::{
+    focus_charge_window, format_decimal, Alert, AlertStatus, FocusRow, SpendAggregate, WindowKind,
+    FOCUS_COLUMNS,
+};
 use burnrate_pricing::ContractTable;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -139,10 +142,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         .map(|path| InputFormat::for_path(path, args.format))
         .collect::<anyhow::Result<_>>()?;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     let create = |name: &str| -> anyhow::Result<BufWriter<File>> {
         let path = args.out.join(name);
-        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(BufWriter::with_capacity(1 << 16, file))
     };
     let mut sinks = Sinks {
@@ -152,7 +157,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         unrated: create("unrated.jsonl")?,
         focus: csv::Writer::from_writer(create("focus.csv")?),
     };
-    sinks.focus.write_record(FOCUS_COLUMNS).context("cannot write the header of focus.csv")?;
+    sinks
+        .focus
+        .write_record(FOCUS_COLUMNS)
+        .context("cannot write the header of focus.csv")?;
 
     let partitions = args.partitions as usize;
     let mut replay = Replay {
@@ -179,7 +187,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
             }
             replay.handle(record)
         })?;
-        finished_bytes += std::fs::metadata(path).map(|metadata| metadata.len()).unwrap_or(0);
+        finished_bytes += std::fs::metadata(path)
+            .map(|metadata| metadata.len())
+            .unwrap_or(0);
         progress.set_position(finished_bytes);
     }
     progress.finish_and_clear();
@@ -190,9 +200,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn progress_bar(paths: &[PathBuf]) -> ProgressBar {
-    let total: u64 = paths.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|metadata| metadata.len()).sum();
+    let total: u64 = paths
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).ok())
+        .map(|metadata| metadata.len())
+        .sum();
     let progress = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} replay {bar:40} {bytes}/{total_bytes} ({eta})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} replay {bar:40} {bytes}/{total_bytes} ({eta})")
+    {
         progress.set_style(style);
     }
     progress
@@ -222,7 +238,11 @@ impl Replay {
 
         let mut outputs = std::mem::take(&mut self.outputs);
         self.engines[partition].process(event, offset, None, &self.table, &mut outputs);
-        let result = self.write_outputs(&mut outputs, partition as u32, Some((&record.file, record.position, record.raw.as_deref())));
+        let result = self.write_outputs(
+            &mut outputs,
+            partition as u32,
+            Some((&record.file, record.position, record.raw.as_deref())),
+        );
         self.outputs = outputs;
         result
     }
@@ -242,7 +262,12 @@ impl Replay {
         Ok(())
     }
 
-    fn write_outputs(&mut self, outputs: &mut Vec<EngineOutput>, partition: u32, source: Option<(&Path, u64, Option<&str>)>) -> anyhow::Result<()> {
+    fn write_outputs(
+        &mut self,
+        outputs: &mut Vec<EngineOutput>,
+        partition: u32,
+        source: Option<(&Path, u64, Option<&str>)>,
+    ) -> anyhow::Result<()> {
         for output in outputs.drain(..) {
             match output {
                 EngineOutput::Aggregate(aggregate) => {
@@ -254,7 +279,11 @@ impl Replay {
                     write_line(&mut self.sinks.alerts, &alert)?;
                     self.alerts.push(alert);
                 }
-                EngineOutput::DeadLetter { event, offset, reason } => {
+                EngineOutput::DeadLetter {
+                    event,
+                    offset,
+                    reason,
+                } => {
                     let encoded;
                     let (file, line, raw) = match source {
                         Some((file, line, raw)) => (file.display().to_string(), line, raw),
@@ -277,8 +306,13 @@ impl Replay {
                     };
                     write_line(&mut self.sinks.dead_letters, &line)?;
                 }
-                EngineOutput::Unrated { event, offset, reason } => {
-                    let event_json: serde_json::Value = serde_json::from_str(&encode_cloudevent(&event))?;
+                EngineOutput::Unrated {
+                    event,
+                    offset,
+                    reason,
+                } => {
+                    let event_json: serde_json::Value =
+                        serde_json::from_str(&encode_cloudevent(&event))?;
                     let line = UnratedLine {
                         reason_code: reason.code(),
                         reason: reason.to_string(),
@@ -298,19 +332,25 @@ impl Replay {
         if Some(aggregate.window) != self.focus_window {
             return Ok(());
         }
-        let contract = self
-            .table
-            .get(&aggregate.contract_id)
-            .with_context(|| format!("contract {:?} of an aggregate is not in the contracts table", aggregate.contract_id))?;
+        let contract = self.table.get(&aggregate.contract_id).with_context(|| {
+            format!(
+                "contract {:?} of an aggregate is not in the contracts table",
+                aggregate.contract_id
+            )
+        })?;
         let period = contract.billing_period(aggregate.window_start);
 
         match FocusRow::from_aggregate(aggregate, period) {
             Ok(row) => {
-                self.sinks.focus.write_record(row.values().map(|cell| cell.unwrap_or("")))?;
+                self.sinks
+                    .focus
+                    .write_record(row.values().map(|cell| cell.unwrap_or("")))?;
             }
             Err(error) => {
                 self.focus_skipped.count += 1;
-                self.focus_skipped.first_reason.get_or_insert_with(|| error.to_string());
+                self.focus_skipped
+                    .first_reason
+                    .get_or_insert_with(|| error.to_string());
             }
         }
         Ok(())
@@ -349,7 +389,12 @@ impl Replay {
                     AlertStatus::Resolved => "resolved",
                 };
                 let severity = format!("{:?}", alert.severity).to_lowercase();
-                writeln!(out, "  {} {status:<8} {severity:<8} {}", alert.at.format("%Y-%m-%d %H:%M"), alert.summary)?;
+                writeln!(
+                    out,
+                    "  {} {status:<8} {severity:<8} {}",
+                    alert.at.format("%Y-%m-%d %H:%M"),
+                    alert.summary
+                )?;
             }
             writeln!(out)?;
         }
@@ -368,7 +413,11 @@ impl Replay {
         }
 
         let plural = if self.engines.len() == 1 { "" } else { "s" };
-        writeln!(out, "replay summary ({} partition{plural})", self.engines.len())?;
+        writeln!(
+            out,
+            "replay summary ({} partition{plural})",
+            self.engines.len()
+        )?;
         let rows = [
             ("events read", totals.events + self.invalid),
             ("invalid (dead-lettered)", self.invalid),
@@ -385,10 +434,23 @@ impl Replay {
         }
 
         writeln!(out)?;
-        writeln!(out, "spend per account (billing periods, corrections included)")?;
-        writeln!(out, "  {:<16} {:<9} {:>20} {:>20} {:>20}", "account", "currency", "cost", "prepaid applied", "billed")?;
+        writeln!(
+            out,
+            "spend per account (billing periods, corrections included)"
+        )?;
+        writeln!(
+            out,
+            "  {:<16} {:<9} {:>20} {:>20} {:>20}",
+            "account", "currency", "cost", "prepaid applied", "billed"
+        )?;
         for ((account, currency), spend) in &self.spend {
-            let amount = |value: Decimal| if spend.overflow { "overflow".to_owned() } else { format_decimal(value) };
+            let amount = |value: Decimal| {
+                if spend.overflow {
+                    "overflow".to_owned()
+                } else {
+                    format_decimal(value)
+                }
+            };
             writeln!(
                 out,
                 "  {account:<16} {currency:<9} {:>20} {:>20} {:>20}",
@@ -399,11 +461,22 @@ impl Replay {
         }
         writeln!(out)?;
         match self.focus_window {
-            Some(window) => writeln!(out, "focus.csv: FOCUS 1.2 rows of the {} windows", window_name(window))?,
-            None => writeln!(out, "focus.csv: header only, because no window is configured")?,
+            Some(window) => writeln!(
+                out,
+                "focus.csv: FOCUS 1.2 rows of the {} windows",
+                window_name(window)
+            )?,
+            None => writeln!(
+                out,
+                "focus.csv: header only, because no window is configured"
+            )?,
         }
         if let Some(reason) = &self.focus_skipped.first_reason {
-            writeln!(out, "  {} aggregates not exported to focus.csv; the first: {reason}", self.focus_skipped.count)?;
+            writeln!(
+                out,
+                "  {} aggregates not exported to focus.csv; the first: {reason}",
+                self.focus_skipped.count
+            )?;
         }
         writeln!(out, "outputs in {}", directory.display())?;
         out.flush()

@@ -49,7 +49,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let config = BurnrateConfig::load(&args.config)?;
     let problems = config.problems();
     if !problems.is_empty() {
-        anyhow::bail!("invalid configuration {}:\n  {}", args.config.display(), problems.join("\n  "));
+        anyhow::bail!(
+            "invalid configuration {}:\n  {}",
+            args.config.display(),
+            problems.join("\n  ")
+        );
     }
     let kafka = config.kafka.clone().with_context(|| {
         format!(
@@ -63,11 +67,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         Some(path) => load_contract_table(path)?,
         None => ContractTable::default(),
     };
-    info!(contracts = bootstrap_contracts.len(), "bootstrap contracts loaded");
+    info!(
+        contracts = bootstrap_contracts.len(),
+        "bootstrap contracts loaded"
+    );
 
     let registry = match &kafka.schema_registry_url {
         Some(url) => Some(Arc::new(
-            SchemaRegistry::new(url, Duration::from_secs(10)).context("invalid [kafka] schema_registry_url")?,
+            SchemaRegistry::new(url, Duration::from_secs(10))
+                .context("invalid [kafka] schema_registry_url")?,
         )),
         None => None,
     };
@@ -78,7 +86,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let decoder = Decoder::new(kafka.input_format, registry.clone(), writer_schema)?;
     let encoder = output_encoder(&kafka, registry.as_deref())?;
 
-    let metrics = Arc::new(Metrics::new(config.metrics.max_spend_series).context("cannot register the metrics")?);
+    let metrics = Arc::new(
+        Metrics::new(config.metrics.max_spend_series).context("cannot register the metrics")?,
+    );
     let health = Arc::new(Health::new(DEFAULT_LIVENESS_TIMEOUT));
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -87,7 +97,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let server = runtime.block_on(crate::http::serve(config.metrics.address, metrics.clone(), health.clone()))?;
+    let server = runtime.block_on(crate::http::serve(
+        config.metrics.address,
+        metrics.clone(),
+        health.clone(),
+    ))?;
     let signal_stop = stop.clone();
     runtime.spawn(async move {
         wait_for_stop_signal().await;
@@ -112,16 +126,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// Registers the output schemas when the outputs are Avro.
-fn output_encoder(kafka: &KafkaConfig, registry: Option<&SchemaRegistry>) -> anyhow::Result<OutputEncoder> {
+fn output_encoder(
+    kafka: &KafkaConfig,
+    registry: Option<&SchemaRegistry>,
+) -> anyhow::Result<OutputEncoder> {
     if kafka.output_format == OutputFormat::Json {
         return Ok(OutputEncoder::json());
     }
-    let registry = registry.context("[kafka] output_format is \"avro\" but schema_registry_url is not set")?;
+    let registry =
+        registry.context("[kafka] output_format is \"avro\" but schema_registry_url is not set")?;
     let register = |topic: &str, schema: &str| -> anyhow::Result<u32> {
         let subject = format!("{topic}-value");
-        registry
-            .register(&subject, schema)
-            .with_context(|| format!("cannot register the schema of subject {subject} at {}", registry.url()))
+        registry.register(&subject, schema).with_context(|| {
+            format!(
+                "cannot register the schema of subject {subject} at {}",
+                registry.url()
+            )
+        })
     };
     Ok(OutputEncoder::avro(AvroSchemaIds {
         aggregate: register(&kafka.topics.aggregates, SPEND_AGGREGATE_SCHEMA_JSON)?,
@@ -130,7 +151,8 @@ fn output_encoder(kafka: &KafkaConfig, registry: Option<&SchemaRegistry>) -> any
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour codes only help a person at a terminal; log collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -146,13 +168,14 @@ async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(terminate) => terminate,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(terminate) => terminate,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = terminate.recv() => {}

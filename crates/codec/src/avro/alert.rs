@@ -10,8 +10,9 @@ use super::datum::AvroRecord;
 use super::error::AvroCodecError;
 use super::schemas::alert_schema;
 use super::value::{
-    array_of, decimal, decimal_value, int_value, nullable_value, record_value, string, string_map, string_map_value,
-    symbol, symbol_value, timestamp, timestamp_value, unknown_symbol, unsigned, RecordFields,
+    array_of, decimal, decimal_value, int_value, nullable_value, record_value, string, string_map,
+    string_map_value, symbol, symbol_value, timestamp, timestamp_value, unknown_symbol, unsigned,
+    RecordFields,
 };
 
 impl AvroRecord for Alert {
@@ -23,8 +24,15 @@ impl AvroRecord for Alert {
 
     fn to_avro_value(&self) -> Result<Value, AvroCodecError> {
         let optional_decimal = |value: Option<Decimal>| nullable_value(value.map(decimal_value));
-        let threshold_pct = self.threshold_pct.map(|threshold| int_value("threshold_pct", threshold)).transpose()?;
-        let top_contributors = self.top_contributors.iter().map(contributor_value).collect();
+        let threshold_pct = self
+            .threshold_pct
+            .map(|threshold| int_value("threshold_pct", threshold))
+            .transpose()?;
+        let top_contributors = self
+            .top_contributors
+            .iter()
+            .map(contributor_value)
+            .collect();
 
         Ok(record_value(vec![
             ("key", Value::String(self.key.clone())),
@@ -32,7 +40,10 @@ impl AvroRecord for Alert {
             ("status", symbol_value(status_symbol(self.status))),
             ("severity", symbol_value(severity_symbol(self.severity))),
             ("account", Value::String(self.account.clone())),
-            ("contract_id", nullable_value(self.contract_id.clone().map(Value::String))),
+            (
+                "contract_id",
+                nullable_value(self.contract_id.clone().map(Value::String)),
+            ),
             ("scope", string_map_value(&self.scope)),
             ("period_start", timestamp_value(self.period_start)),
             ("period_end", timestamp_value(self.period_end)),
@@ -44,11 +55,20 @@ impl AvroRecord for Alert {
             ("forecast_low", optional_decimal(self.forecast_low)),
             ("forecast_high", optional_decimal(self.forecast_high)),
             ("baseline", optional_decimal(self.baseline)),
-            ("expected_at", nullable_value(self.expected_at.map(timestamp_value))),
-            ("currency", nullable_value(self.currency.clone().map(Value::String))),
+            (
+                "expected_at",
+                nullable_value(self.expected_at.map(timestamp_value)),
+            ),
+            (
+                "currency",
+                nullable_value(self.currency.clone().map(Value::String)),
+            ),
             ("top_contributors", Value::Array(top_contributors)),
             ("summary", Value::String(self.summary.clone())),
-            ("runbook_url", nullable_value(self.runbook_url.clone().map(Value::String))),
+            (
+                "runbook_url",
+                nullable_value(self.runbook_url.clone().map(Value::String)),
+            ),
         ]))
     }
 
@@ -74,8 +94,9 @@ impl AvroRecord for Alert {
             baseline: fields.optional("baseline", decimal)?,
             expected_at: fields.optional("expected_at", timestamp)?,
             currency: fields.optional("currency", string)?,
-            top_contributors: fields
-                .required("top_contributors", |path, value| array_of(path, value, contributor_from_value))?,
+            top_contributors: fields.required("top_contributors", |path, value| {
+                array_of(path, value, contributor_from_value)
+            })?,
             summary: fields.required("summary", string)?,
             runbook_url: fields.optional("runbook_url", string)?,
         })
@@ -173,7 +194,9 @@ mod tests {
     use crate::avro::value::enum_symbols;
 
     fn time(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn dec(text: &str) -> Decimal {
@@ -273,7 +296,11 @@ mod tests {
         let severities = [Severity::Info, Severity::Warning, Severity::Critical];
         for status in statuses {
             for severity in severities {
-                let original = Alert { status, severity, ..full_alert() };
+                let original = Alert {
+                    status,
+                    severity,
+                    ..full_alert()
+                };
                 let datum = encode_datum(&original).unwrap();
                 let decoded: Alert = decode_datum(&datum, alert_schema()).unwrap();
                 assert_eq!(decoded, original);
@@ -285,7 +312,10 @@ mod tests {
     fn decimals_keep_every_digit() {
         let datum = encode_datum(&full_alert()).unwrap();
         let decoded: Alert = decode_datum(&datum, alert_schema()).unwrap();
-        assert_eq!(decoded.observed.unwrap().to_string(), "12345678901234567890.5");
+        assert_eq!(
+            decoded.observed.unwrap().to_string(),
+            "12345678901234567890.5"
+        );
         assert_eq!(decoded.baseline.unwrap().to_string(), "0.0000025");
         assert_eq!(decoded.top_contributors[0].cost.to_string(), "2500.0000025");
     }

@@ -31,7 +31,9 @@ pub fn decode_confluent_frame(record: &[u8]) -> Result<(u32, &[u8]), AvroCodecEr
         }
     }
     let Some((header, datum)) = record.split_first_chunk::<HEADER_LENGTH>() else {
-        return Err(AvroCodecError::ShortFrame { length: record.len() });
+        return Err(AvroCodecError::ShortFrame {
+            length: record.len(),
+        });
     };
 
     let schema_id = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
@@ -82,7 +84,10 @@ mod tests {
     #[test]
     fn wrong_magic_byte_is_rejected() {
         let error = decode_confluent_frame(br#"{"specversion": "1.0"}"#).unwrap_err();
-        assert!(matches!(error, AvroCodecError::WrongMagicByte { found: b'{' }), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::WrongMagicByte { found: b'{' }),
+            "{error}"
+        );
         assert!(error.to_string().contains("0x7b"), "{error}");
     }
 
@@ -90,7 +95,10 @@ mod tests {
     fn short_record_is_rejected() {
         for record in [&[][..], &[0][..], &[0, 0, 0, 1][..]] {
             let error = decode_confluent_frame(record).unwrap_err();
-            assert!(matches!(error, AvroCodecError::ShortFrame { length } if length == record.len()), "{error}");
+            assert!(
+                matches!(error, AvroCodecError::ShortFrame { length } if length == record.len()),
+                "{error}"
+            );
         }
     }
 

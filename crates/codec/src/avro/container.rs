@@ -40,7 +40,11 @@ impl<R: Read> UsageEventFileReader<R> {
     /// usage event requires.
     pub fn new(input: R) -> Result<Self, AvroCodecError> {
         let reader = Reader::new(input).map_err(|source| AvroCodecError::Container { source })?;
-        check_required_fields(UsageEvent::RECORD, reader.writer_schema(), usage_event_schema())?;
+        check_required_fields(
+            UsageEvent::RECORD,
+            reader.writer_schema(),
+            usage_event_schema(),
+        )?;
         Ok(UsageEventFileReader { reader })
     }
 
@@ -60,7 +64,10 @@ impl<R: Read> Iterator for UsageEventFileReader<R> {
             Ok(value) => value,
             Err(source) => return Some(Err(AvroCodecError::Container { source })),
         };
-        Some(resolve_checked(UsageEvent::RECORD, usage_event_schema(), value).and_then(UsageEvent::from_avro_value))
+        Some(
+            resolve_checked(UsageEvent::RECORD, usage_event_schema(), value)
+                .and_then(UsageEvent::from_avro_value),
+        )
     }
 }
 
@@ -85,7 +92,9 @@ impl<W: Write> UsageEventFileWriter<W> {
     /// on a later call or in [`UsageEventFileWriter::finish`].
     pub fn append(&mut self, event: &UsageEvent) -> Result<(), AvroCodecError> {
         let value = event.to_avro_value()?;
-        self.writer.append_value_ref(&value).map_err(|source| AvroCodecError::Container { source })?;
+        self.writer
+            .append_value_ref(&value)
+            .map_err(|source| AvroCodecError::Container { source })?;
         Ok(())
     }
 
@@ -94,7 +103,9 @@ impl<W: Write> UsageEventFileWriter<W> {
     /// Dropping the writer without calling this also tries to write the last block,
     /// but ignores any error, so call it.
     pub fn finish(self) -> Result<W, AvroCodecError> {
-        self.writer.into_inner().map_err(|source| AvroCodecError::Container { source })
+        self.writer
+            .into_inner()
+            .map_err(|source| AvroCodecError::Container { source })
     }
 }
 
@@ -111,7 +122,9 @@ mod tests {
     use super::*;
 
     fn events() -> Vec<UsageEvent> {
-        let start = DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z").unwrap().with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-05-06T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let quantities = ["0.0000025", "12345678901234567890.5", "1000", "-250", "7"];
         quantities
             .iter()
@@ -119,7 +132,11 @@ mod tests {
             .map(|(index, quantity)| UsageEvent {
                 id: format!("e-{index}"),
                 source: "anthropic".to_owned(),
-                kind: if quantity.starts_with('-') { EventKind::Correction } else { EventKind::Usage },
+                kind: if quantity.starts_with('-') {
+                    EventKind::Correction
+                } else {
+                    EventKind::Usage
+                },
                 time: start + Duration::seconds(i64::try_from(index).unwrap()),
                 account: "acme".to_owned(),
                 meter: "output_tokens".to_owned(),
@@ -156,10 +173,17 @@ mod tests {
         original[1].quantity = Decimal::from_str("-1").unwrap();
         let file = write_file(&original, FileCompression::Deflate);
 
-        let results: Vec<_> = UsageEventFileReader::new(file.as_slice()).unwrap().collect();
+        let results: Vec<_> = UsageEventFileReader::new(file.as_slice())
+            .unwrap()
+            .collect();
         assert_eq!(results.len(), original.len());
         assert!(
-            matches!(results[1], Err(AvroCodecError::InvalidEvent(EventError::NegativeUsage { .. }))),
+            matches!(
+                results[1],
+                Err(AvroCodecError::InvalidEvent(
+                    EventError::NegativeUsage { .. }
+                ))
+            ),
             "{:?}",
             results[1]
         );
@@ -210,11 +234,19 @@ mod tests {
         )
         .unwrap();
         let mut writer = Writer::new(&writer_schema, Vec::new()).unwrap();
-        writer.append_value_ref(&Value::Record(vec![("id".to_owned(), Value::String("e-1".to_owned()))])).unwrap();
+        writer
+            .append_value_ref(&Value::Record(vec![(
+                "id".to_owned(),
+                Value::String("e-1".to_owned()),
+            )]))
+            .unwrap();
         let file = writer.into_inner().unwrap();
 
         let error = UsageEventFileReader::new(file.as_slice()).err().unwrap();
-        assert!(matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "specversion"), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "specversion"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -224,19 +256,27 @@ mod tests {
 
         let results: Vec<_> = UsageEventFileReader::new(truncated).unwrap().collect();
         let last = results.last().unwrap();
-        assert!(matches!(last, Err(AvroCodecError::Container { .. })), "{last:?}");
+        assert!(
+            matches!(last, Err(AvroCodecError::Container { .. })),
+            "{last:?}"
+        );
     }
 
     #[test]
     fn non_container_bytes_are_rejected() {
-        let error = UsageEventFileReader::new(&b"{\"specversion\": \"1.0\"}"[..]).err().unwrap();
+        let error = UsageEventFileReader::new(&b"{\"specversion\": \"1.0\"}"[..])
+            .err()
+            .unwrap();
         assert!(matches!(error, AvroCodecError::Container { .. }), "{error}");
     }
 
     /// Removes `product` and `dimensions` from the `data` record of a usage event value.
     fn strip_optional_data_fields(value: &mut Value) {
-        let Value::Record(fields) = value else { panic!("not a record") };
-        let (_, Value::Record(data)) = fields.iter_mut().find(|(name, _)| name == "data").unwrap() else {
+        let Value::Record(fields) = value else {
+            panic!("not a record")
+        };
+        let (_, Value::Record(data)) = fields.iter_mut().find(|(name, _)| name == "data").unwrap()
+        else {
             panic!("data is not a record")
         };
         data.retain(|(name, _)| name != "product" && name != "dimensions");

@@ -14,8 +14,9 @@ use super::datum::AvroRecord;
 use super::error::AvroCodecError;
 use super::schemas::contract_schema;
 use super::value::{
-    array_of, boolean, decimal, decimal_value, int_value, nullable_value, record_value, string, string_map,
-    string_map_value, symbol, symbol_value, timestamp, timestamp_value, unknown_symbol, unsigned, RecordFields,
+    array_of, boolean, decimal, decimal_value, int_value, nullable_value, record_value, string,
+    string_map, string_map_value, symbol, symbol_value, timestamp, timestamp_value, unknown_symbol,
+    unsigned, RecordFields,
 };
 
 impl AvroRecord for ContractSpec {
@@ -26,7 +27,11 @@ impl AvroRecord for ContractSpec {
     }
 
     fn to_avro_value(&self) -> Result<Value, AvroCodecError> {
-        let prices = self.prices.iter().map(price_value).collect::<Result<Vec<_>, _>>()?;
+        let prices = self
+            .prices
+            .iter()
+            .map(price_value)
+            .collect::<Result<Vec<_>, _>>()?;
         let budgets = self
             .budgets
             .iter()
@@ -41,9 +46,15 @@ impl AvroRecord for ContractSpec {
             ("vendor", Value::String(self.vendor.clone())),
             ("currency", Value::String(self.currency.clone())),
             ("timezone", Value::String(self.timezone.clone())),
-            ("billing_anchor_day", int_value("billing_anchor_day", self.billing_anchor_day)?),
+            (
+                "billing_anchor_day",
+                int_value("billing_anchor_day", self.billing_anchor_day)?,
+            ),
             ("prices", Value::Array(prices)),
-            ("prepaid", nullable_value(self.prepaid.as_ref().map(prepaid_value))),
+            (
+                "prepaid",
+                nullable_value(self.prepaid.as_ref().map(prepaid_value)),
+            ),
             ("budgets", Value::Array(budgets)),
             ("rounding", nullable_value(rounding)),
         ]))
@@ -58,9 +69,13 @@ impl AvroRecord for ContractSpec {
             currency: fields.required("currency", string)?,
             timezone: fields.required("timezone", string)?,
             billing_anchor_day: fields.required("billing_anchor_day", unsigned)?,
-            prices: fields.required("prices", |path, value| array_of(path, value, price_from_value))?,
+            prices: fields.required("prices", |path, value| {
+                array_of(path, value, price_from_value)
+            })?,
             prepaid: fields.optional("prepaid", prepaid_from_value)?,
-            budgets: fields.required("budgets", |path, value| array_of(path, value, budget_from_value))?,
+            budgets: fields.required("budgets", |path, value| {
+                array_of(path, value, budget_from_value)
+            })?,
             rounding: fields.optional("rounding", rounding_from_value)?,
         })
     }
@@ -86,20 +101,38 @@ impl AvroRecord for Contract {
 fn price_value(price: &PriceSpec) -> Result<Value, AvroCodecError> {
     Ok(record_value(vec![
         ("meter", Value::String(price.meter.clone())),
-        ("product", nullable_value(price.product.clone().map(Value::String))),
+        (
+            "product",
+            nullable_value(price.product.clone().map(Value::String)),
+        ),
         ("effective_from", timestamp_value(price.effective_from)),
-        ("effective_to", nullable_value(price.effective_to.map(timestamp_value))),
+        (
+            "effective_to",
+            nullable_value(price.effective_to.map(timestamp_value)),
+        ),
         ("pricing", pricing_value(&price.pricing)),
     ]))
 }
 
 fn pricing_value(pricing: &PricingSpec) -> Value {
-    let tiers = pricing.tiers.as_ref().map(|tiers| Value::Array(tiers.iter().map(tier_value).collect()));
+    let tiers = pricing
+        .tiers
+        .as_ref()
+        .map(|tiers| Value::Array(tiers.iter().map(tier_value).collect()));
     record_value(vec![
         ("model", Value::String(pricing.model.clone())),
-        ("unit_price", nullable_value(pricing.unit_price.map(decimal_value))),
-        ("package_size", nullable_value(pricing.package_size.map(decimal_value))),
-        ("package_price", nullable_value(pricing.package_price.map(decimal_value))),
+        (
+            "unit_price",
+            nullable_value(pricing.unit_price.map(decimal_value)),
+        ),
+        (
+            "package_size",
+            nullable_value(pricing.package_size.map(decimal_value)),
+        ),
+        (
+            "package_price",
+            nullable_value(pricing.package_price.map(decimal_value)),
+        ),
         ("tiers", nullable_value(tiers)),
     ])
 }
@@ -136,7 +169,10 @@ fn budget_value(path: &str, budget: &Budget) -> Result<Value, AvroCodecError> {
 }
 
 fn rounding_value(rounding: Rounding) -> Result<Value, AvroCodecError> {
-    let decimals = rounding.decimals.map(|decimals| int_value("rounding.decimals", decimals)).transpose()?;
+    let decimals = rounding
+        .decimals
+        .map(|decimals| int_value("rounding.decimals", decimals))
+        .transpose()?;
     Ok(record_value(vec![
         ("decimals", nullable_value(decimals)),
         ("mode", symbol_value(rounding_mode_symbol(rounding.mode))),
@@ -170,13 +206,18 @@ fn pricing_from_value(path: &str, value: Value) -> Result<PricingSpec, AvroCodec
         unit_price: fields.optional("unit_price", decimal)?,
         package_size: fields.optional("package_size", decimal)?,
         package_price: fields.optional("package_price", decimal)?,
-        tiers: fields.optional("tiers", |path, value| array_of(path, value, tier_from_value))?,
+        tiers: fields.optional("tiers", |path, value| {
+            array_of(path, value, tier_from_value)
+        })?,
     })
 }
 
 fn tier_from_value(path: &str, value: Value) -> Result<Tier, AvroCodecError> {
     let mut fields = RecordFields::new(path, value)?;
-    Ok(Tier { up_to: fields.optional("up_to", decimal)?, unit_price: fields.required("unit_price", decimal)? })
+    Ok(Tier {
+        up_to: fields.optional("up_to", decimal)?,
+        unit_price: fields.required("unit_price", decimal)?,
+    })
 }
 
 fn prepaid_from_value(path: &str, value: Value) -> Result<Prepaid, AvroCodecError> {
@@ -193,7 +234,9 @@ fn budget_from_value(path: &str, value: Value) -> Result<Budget, AvroCodecError>
     Ok(Budget {
         id: fields.required("id", string)?,
         amount: fields.required("amount", decimal)?,
-        thresholds_pct: fields.required("thresholds_pct", |path, value| array_of(path, value, unsigned))?,
+        thresholds_pct: fields.required("thresholds_pct", |path, value| {
+            array_of(path, value, unsigned)
+        })?,
         forecast: fields.required("forecast", boolean)?,
         scope: fields.required("scope", string_map)?,
     })
@@ -201,7 +244,10 @@ fn budget_from_value(path: &str, value: Value) -> Result<Budget, AvroCodecError>
 
 fn rounding_from_value(path: &str, value: Value) -> Result<Rounding, AvroCodecError> {
     let mut fields = RecordFields::new(path, value)?;
-    Ok(Rounding { decimals: fields.optional("decimals", unsigned)?, mode: fields.required("mode", rounding_mode)? })
+    Ok(Rounding {
+        decimals: fields.optional("decimals", unsigned)?,
+        mode: fields.required("mode", rounding_mode)?,
+    })
 }
 
 fn rounding_mode(path: &str, value: Value) -> Result<RoundingMode, AvroCodecError> {
@@ -252,9 +298,17 @@ mod tests {
 
     #[test]
     fn every_rounding_mode_maps_both_ways() {
-        let Schema::Record(contract) = contract_schema() else { panic!("not a record") };
-        let rounding = contract.fields.iter().find(|field| field.name == "rounding").unwrap();
-        let Schema::Union(union) = &rounding.schema else { panic!("rounding is not a union") };
+        let Schema::Record(contract) = contract_schema() else {
+            panic!("not a record")
+        };
+        let rounding = contract
+            .fields
+            .iter()
+            .find(|field| field.name == "rounding")
+            .unwrap();
+        let Schema::Union(union) = &rounding.schema else {
+            panic!("rounding is not a union")
+        };
         for symbol in crate::avro::value::enum_symbols(&union.variants()[1], "mode") {
             let mode = rounding_mode("rounding.mode", Value::Enum(0, symbol.clone())).unwrap();
             assert_eq!(rounding_mode_symbol(mode), symbol);
@@ -268,7 +322,9 @@ mod tests {
         let decoded: Contract = decode_datum(&datum, contract_schema()).unwrap();
         assert_eq!(decoded, original);
 
-        let Some(prepaid) = &decoded.prepaid else { panic!("prepaid lost") };
+        let Some(prepaid) = &decoded.prepaid else {
+            panic!("prepaid lost")
+        };
         assert_eq!(prepaid.amount.to_string(), "12345678901234567890.5");
         let first_price = &decoded.prices[0].pricing;
         assert!(
@@ -312,7 +368,10 @@ mod tests {
         let AvroCodecError::InvalidContract(problems) = &error else {
             panic!("expected an invalid contract, got {error}");
         };
-        let fields: Vec<&str> = problems.iter().map(|problem| problem.field.as_str()).collect();
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|problem| problem.field.as_str())
+            .collect();
         assert!(fields.contains(&"prices[0].pricing.model"), "{fields:?}");
         assert!(fields.contains(&"timezone"), "{fields:?}");
         assert!(error.to_string().contains("per_token"), "{error}");
@@ -323,7 +382,9 @@ mod tests {
         let spec = example().to_spec();
         let mut value = spec.to_avro_value().unwrap();
         replace_tier_unit_price(&mut value, "1,5");
-        let datum = crate::avro::datum::encode_value_with::<ContractSpec>(&value, contract_schema()).unwrap();
+        let datum =
+            crate::avro::datum::encode_value_with::<ContractSpec>(&value, contract_schema())
+                .unwrap();
 
         let error = decode_datum::<ContractSpec>(&datum, contract_schema()).unwrap_err();
         assert!(
@@ -343,9 +404,14 @@ mod tests {
         let writer = Schema::parse_str(&writer_json).unwrap();
 
         let mut spec = example().to_spec();
-        spec.rounding = Some(Rounding { decimals: Some(2), mode: RoundingMode::Down });
+        spec.rounding = Some(Rounding {
+            decimals: Some(2),
+            mode: RoundingMode::Down,
+        });
         let mut value = spec.to_avro_value().unwrap();
-        let Value::Record(fields) = &mut value else { panic!("not a record") };
+        let Value::Record(fields) = &mut value else {
+            panic!("not a record")
+        };
         for (name, field) in fields.iter_mut() {
             if name == "rounding" {
                 *field = nullable_value(Some(record_value(vec![
@@ -357,13 +423,23 @@ mod tests {
         let datum = crate::avro::datum::encode_value_with::<ContractSpec>(&value, &writer).unwrap();
 
         let error = decode_datum::<ContractSpec>(&datum, &writer).unwrap_err();
-        assert!(matches!(error, AvroCodecError::Incompatible { .. }), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::Incompatible { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn writer_without_optional_fields_uses_defaults() {
-        let optional = ["timezone", "billing_anchor_day", "prepaid", "budgets", "rounding"];
-        let mut writer_json: serde_json::Value = serde_json::from_str(crate::avro::CONTRACT_SCHEMA_JSON).unwrap();
+        let optional = [
+            "timezone",
+            "billing_anchor_day",
+            "prepaid",
+            "budgets",
+            "rounding",
+        ];
+        let mut writer_json: serde_json::Value =
+            serde_json::from_str(crate::avro::CONTRACT_SCHEMA_JSON).unwrap();
         writer_json["fields"]
             .as_array_mut()
             .unwrap()
@@ -372,7 +448,9 @@ mod tests {
 
         let spec = example().to_spec();
         let mut value = spec.to_avro_value().unwrap();
-        let Value::Record(fields) = &mut value else { panic!("not a record") };
+        let Value::Record(fields) = &mut value else {
+            panic!("not a record")
+        };
         fields.retain(|(name, _)| !optional.contains(&name.as_str()));
         let datum = crate::avro::datum::encode_value_with::<ContractSpec>(&value, &writer).unwrap();
 
@@ -387,12 +465,16 @@ mod tests {
 
     #[test]
     fn writer_without_pricing_model_is_named() {
-        let writer_json = crate::avro::CONTRACT_SCHEMA_JSON
-            .replace(r#"{"name": "model", "type": "string","#, r#"{"name": "kind", "type": "string","#);
+        let writer_json = crate::avro::CONTRACT_SCHEMA_JSON.replace(
+            r#"{"name": "model", "type": "string","#,
+            r#"{"name": "kind", "type": "string","#,
+        );
         assert_ne!(writer_json, crate::avro::CONTRACT_SCHEMA_JSON);
         let writer = Schema::parse_str(&writer_json).unwrap();
 
-        let error = crate::avro::resolution::check_required_fields("contract", &writer, contract_schema()).unwrap_err();
+        let error =
+            crate::avro::resolution::check_required_fields("contract", &writer, contract_schema())
+                .unwrap_err();
         assert!(
             matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "prices[].pricing.model"),
             "{error}"
@@ -404,23 +486,47 @@ mod tests {
         let mut spec = example().to_spec();
         spec.budgets[1].thresholds_pct = vec![u32::MAX];
         let error = encode_datum(&spec).unwrap_err();
-        assert!(error.to_string().contains("budgets[1].thresholds_pct[0]"), "{error}");
+        assert!(
+            error.to_string().contains("budgets[1].thresholds_pct[0]"),
+            "{error}"
+        );
     }
 
     /// Sets the unit price of the first tier of the second price.
     fn replace_tier_unit_price(contract: &mut Value, text: &str) {
-        let Value::Record(fields) = contract else { panic!("not a record") };
-        let (_, Value::Array(prices)) = fields.iter_mut().find(|(name, _)| name == "prices").unwrap() else {
+        let Value::Record(fields) = contract else {
+            panic!("not a record")
+        };
+        let (_, Value::Array(prices)) = fields
+            .iter_mut()
+            .find(|(name, _)| name == "prices")
+            .unwrap()
+        else {
             panic!("prices is not an array")
         };
-        let Value::Record(price) = &mut prices[1] else { panic!("price is not a record") };
-        let (_, Value::Record(pricing)) = price.iter_mut().find(|(name, _)| name == "pricing").unwrap() else {
+        let Value::Record(price) = &mut prices[1] else {
+            panic!("price is not a record")
+        };
+        let (_, Value::Record(pricing)) = price
+            .iter_mut()
+            .find(|(name, _)| name == "pricing")
+            .unwrap()
+        else {
             panic!("pricing is not a record")
         };
-        let (_, tiers) = pricing.iter_mut().find(|(name, _)| name == "tiers").unwrap();
-        let Value::Union(_, tiers) = tiers else { panic!("tiers is not a union") };
-        let Value::Array(tiers) = tiers.as_mut() else { panic!("tiers is not an array") };
-        let Value::Record(tier) = &mut tiers[0] else { panic!("tier is not a record") };
+        let (_, tiers) = pricing
+            .iter_mut()
+            .find(|(name, _)| name == "tiers")
+            .unwrap();
+        let Value::Union(_, tiers) = tiers else {
+            panic!("tiers is not a union")
+        };
+        let Value::Array(tiers) = tiers.as_mut() else {
+            panic!("tiers is not an array")
+        };
+        let Value::Record(tier) = &mut tiers[0] else {
+            panic!("tier is not a record")
+        };
         for (name, value) in tier.iter_mut() {
             if name == "unit_price" {
                 *value = Value::String(text.to_owned());

@@ -36,11 +36,21 @@ pub fn encode_datum<T: AvroRecord>(record: &T) -> Result<Vec<u8>, AvroCodecError
 
 /// Encodes an Avro value as a raw datum of `schema`. The schema may order fields
 /// differently from burnrate's, and `T` names the record type in errors.
-pub(crate) fn encode_value_with<T: AvroRecord>(value: &Value, schema: &Schema) -> Result<Vec<u8>, AvroCodecError> {
-    let encode_error = |source| AvroCodecError::Encode { record: T::RECORD, source };
-    let writer = GenericDatumWriter::builder(schema).build().map_err(encode_error)?;
+pub(crate) fn encode_value_with<T: AvroRecord>(
+    value: &Value,
+    schema: &Schema,
+) -> Result<Vec<u8>, AvroCodecError> {
+    let encode_error = |source| AvroCodecError::Encode {
+        record: T::RECORD,
+        source,
+    };
+    let writer = GenericDatumWriter::builder(schema)
+        .build()
+        .map_err(encode_error)?;
     let mut datum = Vec::new();
-    writer.write_value_ref(&mut datum, value).map_err(encode_error)?;
+    writer
+        .write_value_ref(&mut datum, value)
+        .map_err(encode_error)?;
     Ok(datum)
 }
 
@@ -50,15 +60,26 @@ pub(crate) fn encode_value_with<T: AvroRecord>(value: &Value, schema: &Schema) -
 /// order decodes the same way. A writer schema that lacks a required field is
 /// rejected with the field's path. Pass `T::schema()` as `writer_schema` for data
 /// that burnrate wrote itself.
-pub fn decode_datum<T: AvroRecord>(datum: &[u8], writer_schema: &Schema) -> Result<T, AvroCodecError> {
-    let malformed = |source| AvroCodecError::Malformed { record: T::RECORD, source };
+pub fn decode_datum<T: AvroRecord>(
+    datum: &[u8],
+    writer_schema: &Schema,
+) -> Result<T, AvroCodecError> {
+    let malformed = |source| AvroCodecError::Malformed {
+        record: T::RECORD,
+        source,
+    };
     // NOTE: every call indexes the writer schema's named types again. A schema
     // registry client that decodes many records per schema id should cache a reader.
-    let reader = GenericDatumReader::builder(writer_schema).build().map_err(malformed)?;
+    let reader = GenericDatumReader::builder(writer_schema)
+        .build()
+        .map_err(malformed)?;
     let mut remaining = datum;
     let value = reader.read_value(&mut remaining).map_err(malformed)?;
     if !remaining.is_empty() {
-        return Err(AvroCodecError::TrailingBytes { record: T::RECORD, count: remaining.len() });
+        return Err(AvroCodecError::TrailingBytes {
+            record: T::RECORD,
+            count: remaining.len(),
+        });
     }
 
     let resolved = resolve(T::RECORD, writer_schema, T::schema(), value)?;

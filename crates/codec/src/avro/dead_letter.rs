@@ -8,7 +8,10 @@ use burnrate_model::DeadLetter;
 use super::datum::AvroRecord;
 use super::error::AvroCodecError;
 use super::schemas::dead_letter_schema;
-use super::value::{bytes, bytes_map, bytes_map_value, int, long, nullable_value, record_value, string, RecordFields};
+use super::value::{
+    bytes, bytes_map, bytes_map_value, int, long, nullable_value, record_value, string,
+    RecordFields,
+};
 
 impl AvroRecord for DeadLetter {
     const RECORD: &'static str = "dead letter";
@@ -59,7 +62,10 @@ mod tests {
             key: Some(vec![0, 159, 146, 150]),
             value: b"{\"specversion\": \"1.0\", \"data\": {\"quantity\": 1e400}}".to_vec(),
             headers: BTreeMap::from([
-                ("content-type".to_owned(), b"application/cloudevents+json".to_vec()),
+                (
+                    "content-type".to_owned(),
+                    b"application/cloudevents+json".to_vec(),
+                ),
                 ("trace".to_owned(), vec![0xff, 0x00, 0x7f]),
             ]),
         }

@@ -139,11 +139,17 @@ impl AvroCodecError {
     pub fn is_input_fault(&self) -> bool {
         !matches!(
             self,
-            AvroCodecError::UnexpectedType { .. } | AvroCodecError::Encode { .. } | AvroCodecError::Container { .. }
+            AvroCodecError::UnexpectedType { .. }
+                | AvroCodecError::Encode { .. }
+                | AvroCodecError::Container { .. }
         )
     }
 }
 
 fn join_problems(problems: &[ContractError]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

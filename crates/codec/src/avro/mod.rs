@@ -33,7 +33,7 @@ pub use container::{FileCompression, UsageEventFileReader, UsageEventFileWriter}
 pub use datum::{decode_datum, encode_datum, AvroRecord};
 pub use error::AvroCodecError;
 pub use schemas::{
-    alert_schema, contract_schema, dead_letter_schema, parse_writer_schema, spend_aggregate_schema, usage_event_schema,
-    ALERT_SCHEMA_JSON, CONTRACT_SCHEMA_JSON, DEAD_LETTER_SCHEMA_JSON, SPEND_AGGREGATE_SCHEMA_JSON,
-    USAGE_EVENT_SCHEMA_JSON,
+    alert_schema, contract_schema, dead_letter_schema, parse_writer_schema, spend_aggregate_schema,
+    usage_event_schema, ALERT_SCHEMA_JSON, CONTRACT_SCHEMA_JSON, DEAD_LETTER_SCHEMA_JSON,
+    SPEND_AGGREGATE_SCHEMA_JSON, USAGE_EVENT_SCHEMA_JSON,
 };

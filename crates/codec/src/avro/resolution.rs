@@ -25,35 +25,60 @@ pub(crate) fn check_required_fields(
     check_at(record, writer, reader, "")
 }
 
-fn check_at(record: &'static str, writer: &Schema, reader: &Schema, path: &str) -> Result<(), AvroCodecError> {
+fn check_at(
+    record: &'static str,
+    writer: &Schema,
+    reader: &Schema,
+    path: &str,
+) -> Result<(), AvroCodecError> {
     match (writer, reader) {
         (Schema::Record(writer_record), Schema::Record(reader_record)) => {
             for reader_field in &reader_record.fields {
-                let field_path =
-                    if path.is_empty() { reader_field.name.clone() } else { format!("{path}.{}", reader_field.name) };
-                let writer_field =
-                    writer_record.lookup.get(&reader_field.name).map(|&index| &writer_record.fields[index]);
+                let field_path = if path.is_empty() {
+                    reader_field.name.clone()
+                } else {
+                    format!("{path}.{}", reader_field.name)
+                };
+                let writer_field = writer_record
+                    .lookup
+                    .get(&reader_field.name)
+                    .map(|&index| &writer_record.fields[index]);
                 match writer_field {
-                    Some(writer_field) => check_at(record, &writer_field.schema, &reader_field.schema, &field_path)?,
+                    Some(writer_field) => check_at(
+                        record,
+                        &writer_field.schema,
+                        &reader_field.schema,
+                        &field_path,
+                    )?,
                     None if reader_field.default.is_none() => {
-                        return Err(AvroCodecError::MissingField { record, field: field_path })
+                        return Err(AvroCodecError::MissingField {
+                            record,
+                            field: field_path,
+                        })
                     }
                     None => {}
                 }
             }
             Ok(())
         }
-        (Schema::Array(writer_array), Schema::Array(reader_array)) => {
-            check_at(record, &writer_array.items, &reader_array.items, &format!("{path}[]"))
-        }
+        (Schema::Array(writer_array), Schema::Array(reader_array)) => check_at(
+            record,
+            &writer_array.items,
+            &reader_array.items,
+            &format!("{path}[]"),
+        ),
         (Schema::Map(writer_map), Schema::Map(reader_map)) => {
             check_at(record, &writer_map.types, &reader_map.types, path)
         }
         // A nullable record (`["null", Prepaid]`) on either side: compare the record branches.
-        (Schema::Union(_), _) | (_, Schema::Union(_)) => match (record_branch(writer), record_branch(reader)) {
-            (Some(writer_branch), Some(reader_branch)) => check_at(record, writer_branch, reader_branch, path),
-            _ => Ok(()),
-        },
+        (Schema::Union(_), _) | (_, Schema::Union(_)) => {
+            match (record_branch(writer), record_branch(reader)) {
+                (Some(writer_branch), Some(reader_branch)) => {
+                    check_at(record, writer_branch, reader_branch, path)
+                }
+                _ => Ok(()),
+            }
+        }
         // NOTE: a `Schema::Ref` in the writer schema (a named type defined elsewhere in
         // it) is not followed here. The resolver still rejects a missing field inside
         // it, but names only the field's last segment.
@@ -66,7 +91,10 @@ fn record_branch(schema: &Schema) -> Option<&Schema> {
     match schema {
         Schema::Record(_) => Some(schema),
         Schema::Union(union) => {
-            let mut records = union.variants().iter().filter(|variant| matches!(variant, Schema::Record(_)));
+            let mut records = union
+                .variants()
+                .iter()
+                .filter(|variant| matches!(variant, Schema::Record(_)));
             match (records.next(), records.next()) {
                 (Some(only), None) => Some(only),
                 _ => None,
@@ -89,8 +117,14 @@ pub(crate) fn resolve(
 
 /// Resolves a value against `reader` when [`check_required_fields`] has already
 /// passed for its writer schema.
-pub(crate) fn resolve_checked(record: &'static str, reader: &Schema, value: Value) -> Result<Value, AvroCodecError> {
-    value.resolve(reader).map_err(|source| AvroCodecError::Incompatible { record, source })
+pub(crate) fn resolve_checked(
+    record: &'static str,
+    reader: &Schema,
+    value: Value,
+) -> Result<Value, AvroCodecError> {
+    value
+        .resolve(reader)
+        .map_err(|source| AvroCodecError::Incompatible { record, source })
 }
 
 #[cfg(test)]
@@ -123,9 +157,14 @@ mod tests {
 
     #[test]
     fn missing_top_level_field_is_named() {
-        let writer = schema(r#"{"type": "record", "name": "Outer", "fields": [{"name": "note", "type": "string"}]}"#);
+        let writer = schema(
+            r#"{"type": "record", "name": "Outer", "fields": [{"name": "note", "type": "string"}]}"#,
+        );
         let error = check_required_fields("test", &writer, &schema(READER)).unwrap_err();
-        assert!(matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "id"), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "id"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -137,7 +176,10 @@ mod tests {
                 {"name": "weight", "type": "string"}]}}}]}"#,
         );
         let error = check_required_fields("test", &writer, &schema(READER)).unwrap_err();
-        assert!(matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "items[].size"), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "items[].size"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -150,6 +192,9 @@ mod tests {
             {"name": "extra", "type": ["null", {"type": "record", "name": "Extra", "fields": []}], "default": null}]}"#,
         );
         let error = check_required_fields("test", &writer, &schema(READER)).unwrap_err();
-        assert!(matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "extra.level"), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::MissingField { ref field, .. } if field == "extra.level"),
+            "{error}"
+        );
     }
 }

@@ -14,18 +14,22 @@ pub const USAGE_EVENT_SCHEMA_JSON: &str = include_str!("../../../../schemas/usag
 /// JSON text of `schemas/contract.avsc`.
 pub const CONTRACT_SCHEMA_JSON: &str = include_str!("../../../../schemas/contract.avsc");
 /// JSON text of `schemas/spend_aggregate.avsc`.
-pub const SPEND_AGGREGATE_SCHEMA_JSON: &str = include_str!("../../../../schemas/spend_aggregate.avsc");
+pub const SPEND_AGGREGATE_SCHEMA_JSON: &str =
+    include_str!("../../../../schemas/spend_aggregate.avsc");
 /// JSON text of `schemas/alert.avsc`.
 pub const ALERT_SCHEMA_JSON: &str = include_str!("../../../../schemas/alert.avsc");
 /// JSON text of `schemas/dead_letter.avsc`.
 pub const DEAD_LETTER_SCHEMA_JSON: &str = include_str!("../../../../schemas/dead_letter.avsc");
 
-static USAGE_EVENT: LazyLock<Schema> = LazyLock::new(|| parse_embedded("usage_event.avsc", USAGE_EVENT_SCHEMA_JSON));
-static CONTRACT: LazyLock<Schema> = LazyLock::new(|| parse_embedded("contract.avsc", CONTRACT_SCHEMA_JSON));
+static USAGE_EVENT: LazyLock<Schema> =
+    LazyLock::new(|| parse_embedded("usage_event.avsc", USAGE_EVENT_SCHEMA_JSON));
+static CONTRACT: LazyLock<Schema> =
+    LazyLock::new(|| parse_embedded("contract.avsc", CONTRACT_SCHEMA_JSON));
 static SPEND_AGGREGATE: LazyLock<Schema> =
     LazyLock::new(|| parse_embedded("spend_aggregate.avsc", SPEND_AGGREGATE_SCHEMA_JSON));
 static ALERT: LazyLock<Schema> = LazyLock::new(|| parse_embedded("alert.avsc", ALERT_SCHEMA_JSON));
-static DEAD_LETTER: LazyLock<Schema> = LazyLock::new(|| parse_embedded("dead_letter.avsc", DEAD_LETTER_SCHEMA_JSON));
+static DEAD_LETTER: LazyLock<Schema> =
+    LazyLock::new(|| parse_embedded("dead_letter.avsc", DEAD_LETTER_SCHEMA_JSON));
 
 /// Returns the parsed schema of `io.burnrate.UsageEvent`.
 pub fn usage_event_schema() -> &'static Schema {
@@ -89,7 +93,10 @@ mod tests {
             }
             Schema::Array(array) => visit_fields(&array.items, found),
             Schema::Map(map) => visit_fields(&map.types, found),
-            Schema::Union(union) => union.variants().iter().for_each(|variant| visit_fields(variant, found)),
+            Schema::Union(union) => union
+                .variants()
+                .iter()
+                .for_each(|variant| visit_fields(variant, found)),
             _ => {}
         }
     }
@@ -133,7 +140,12 @@ mod tests {
             visit_fields(schema, &mut fields);
             for field in fields {
                 if let Schema::Union(union) = &field.schema {
-                    assert_eq!(union.variants()[0], Schema::Null, "{name}.{}: null must come first", field.name);
+                    assert_eq!(
+                        union.variants()[0],
+                        Schema::Null,
+                        "{name}.{}: null must come first",
+                        field.name
+                    );
                     assert_eq!(
                         field.default,
                         Some(serde_json::Value::Null),
@@ -148,6 +160,9 @@ mod tests {
     #[test]
     fn invalid_writer_schema_is_rejected() {
         let error = parse_writer_schema(r#"{"type": "record", "name": "X"}"#).unwrap_err();
-        assert!(matches!(error, AvroCodecError::InvalidSchema { .. }), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::InvalidSchema { .. }),
+            "{error}"
+        );
     }
 }

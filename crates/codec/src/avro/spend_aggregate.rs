@@ -9,8 +9,8 @@ use super::datum::AvroRecord;
 use super::error::AvroCodecError;
 use super::schemas::spend_aggregate_schema;
 use super::value::{
-    decimal, decimal_value, nullable_value, record_value, string, string_map, string_map_value, symbol, symbol_value,
-    timestamp, timestamp_value, unknown_symbol, RecordFields,
+    decimal, decimal_value, nullable_value, record_value, string, string_map, string_map_value,
+    symbol, symbol_value, timestamp, timestamp_value, unknown_symbol, RecordFields,
 };
 
 impl AvroRecord for SpendAggregate {
@@ -25,7 +25,10 @@ impl AvroRecord for SpendAggregate {
             ("account", Value::String(self.account.clone())),
             ("vendor", Value::String(self.vendor.clone())),
             ("meter", Value::String(self.meter.clone())),
-            ("product", nullable_value(self.product.clone().map(Value::String))),
+            (
+                "product",
+                nullable_value(self.product.clone().map(Value::String)),
+            ),
             ("dimensions", string_map_value(&self.dimensions)),
             ("contract_id", Value::String(self.contract_id.clone())),
             ("window", symbol_value(window_symbol(self.window))),
@@ -111,7 +114,9 @@ mod tests {
     use crate::avro::value::enum_symbols;
 
     fn time(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn aggregate(window: WindowKind, kind: AggregateKind) -> SpendAggregate {
@@ -136,12 +141,18 @@ mod tests {
 
     #[test]
     fn every_window_and_kind_round_trips() {
-        let windows = [WindowKind::Minute, WindowKind::Hour, WindowKind::Day, WindowKind::Period];
+        let windows = [
+            WindowKind::Minute,
+            WindowKind::Hour,
+            WindowKind::Day,
+            WindowKind::Period,
+        ];
         for window in windows {
             for kind in [AggregateKind::Final, AggregateKind::Correction] {
                 let original = aggregate(window, kind);
                 let datum = encode_datum(&original).unwrap();
-                let decoded: SpendAggregate = decode_datum(&datum, spend_aggregate_schema()).unwrap();
+                let decoded: SpendAggregate =
+                    decode_datum(&datum, spend_aggregate_schema()).unwrap();
                 assert_eq!(decoded, original);
             }
         }

@@ -14,8 +14,8 @@ use super::datum::AvroRecord;
 use super::error::AvroCodecError;
 use super::schemas::usage_event_schema;
 use super::value::{
-    decimal, decimal_value, nullable_value, record_value, string, string_map, string_map_value, timestamp,
-    timestamp_value, RecordFields,
+    decimal, decimal_value, nullable_value, record_value, string, string_map, string_map_value,
+    timestamp, timestamp_value, RecordFields,
 };
 
 /// The only CloudEvents version burnrate reads and writes.
@@ -32,14 +32,20 @@ impl AvroRecord for UsageEvent {
         let data = record_value(vec![
             ("meter", Value::String(self.meter.clone())),
             ("quantity", decimal_value(self.quantity)),
-            ("product", nullable_value(self.product.clone().map(Value::String))),
+            (
+                "product",
+                nullable_value(self.product.clone().map(Value::String)),
+            ),
             ("dimensions", string_map_value(&self.dimensions)),
         ]);
         Ok(record_value(vec![
             ("specversion", Value::String(SPEC_VERSION.to_owned())),
             ("id", Value::String(self.id.clone())),
             ("source", Value::String(self.source.clone())),
-            ("type", Value::String(self.kind.cloudevents_type().to_owned())),
+            (
+                "type",
+                Value::String(self.kind.cloudevents_type().to_owned()),
+            ),
             ("time", timestamp_value(self.time)),
             ("subject", Value::String(self.account.clone())),
             ("data", data),
@@ -68,7 +74,9 @@ impl AvroRecord for UsageEvent {
             account: fields.required("subject", string)?,
             meter: data.required("meter", string)?,
             quantity: data.required("quantity", decimal)?,
-            product: data.optional("product", string)?.filter(|product| !product.is_empty()),
+            product: data
+                .optional("product", string)?
+                .filter(|product| !product.is_empty()),
             dimensions: data.required("dimensions", string_map)?,
         };
         event.validate()?;
@@ -84,7 +92,9 @@ fn event_kind(path: &str, value: Value) -> Result<EventKind, AvroCodecError> {
         _ => Err(AvroCodecError::InvalidValue {
             field: path.to_owned(),
             value: text,
-            problem: format!("unknown event type; use \"{USAGE_EVENT_TYPE}\" or \"{CORRECTION_EVENT_TYPE}\""),
+            problem: format!(
+                "unknown event type; use \"{USAGE_EVENT_TYPE}\" or \"{CORRECTION_EVENT_TYPE}\""
+            ),
         }),
     }
 }
@@ -106,7 +116,9 @@ mod tests {
             id: "e-0001".to_owned(),
             source: "openai".to_owned(),
             kind,
-            time: DateTime::parse_from_rfc3339("2026-05-06T10:00:00.123456Z").unwrap().with_timezone(&Utc),
+            time: DateTime::parse_from_rfc3339("2026-05-06T10:00:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
             account: "acme".to_owned(),
             meter: "output_tokens".to_owned(),
             quantity: Decimal::from_str(quantity).unwrap(),
@@ -152,7 +164,9 @@ mod tests {
 
     #[test]
     fn quantity_is_written_as_exact_text() {
-        let value = event("0.0000025", EventKind::Usage).to_avro_value().unwrap();
+        let value = event("0.0000025", EventKind::Usage)
+            .to_avro_value()
+            .unwrap();
         let mut fields = RecordFields::new("", value).unwrap();
         let mut data = fields.required("data", RecordFields::new).unwrap();
         assert_eq!(data.required("quantity", string).unwrap(), "0.0000025");
@@ -165,7 +179,10 @@ mod tests {
         let value = reordered_writer_value(&original);
         let datum = encode_value_with::<UsageEvent>(&value, &writer).unwrap();
         let own_datum = encode_datum(&original).unwrap();
-        assert_ne!(datum, own_datum, "the writer schema should change the byte layout");
+        assert_ne!(
+            datum, own_datum,
+            "the writer schema should change the byte layout"
+        );
 
         let decoded: UsageEvent = decode_datum(&datum, &writer).unwrap();
         assert_eq!(decoded, original);
@@ -173,7 +190,11 @@ mod tests {
 
     #[test]
     fn writer_without_required_field_is_named() {
-        let cases = [("subject", "subject"), ("meter", "data.meter"), ("quantity", "data.quantity")];
+        let cases = [
+            ("subject", "subject"),
+            ("meter", "data.meter"),
+            ("quantity", "data.quantity"),
+        ];
         for (removed, path) in cases {
             let mut json: serde_json::Value = serde_json::from_str(REORDERED_WRITER).unwrap();
             remove_field(&mut json, removed);
@@ -211,15 +232,20 @@ mod tests {
 
     #[test]
     fn double_quantity_in_writer_is_incompatible() {
-        let json = REORDERED_WRITER
-            .replace(r#"{"name": "quantity", "type": "string"}"#, r#"{"name": "quantity", "type": "double"}"#);
+        let json = REORDERED_WRITER.replace(
+            r#"{"name": "quantity", "type": "string"}"#,
+            r#"{"name": "quantity", "type": "double"}"#,
+        );
         let writer = Schema::parse_str(&json).unwrap();
         let mut value = reordered_writer_value(&event("1", EventKind::Usage));
         set_value_field(&mut value, "quantity", Value::Double(0.1));
         let datum = encode_value_with::<UsageEvent>(&value, &writer).unwrap();
 
         let error = decode_datum::<UsageEvent>(&datum, &writer).unwrap_err();
-        assert!(matches!(error, AvroCodecError::Incompatible { .. }), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::Incompatible { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -227,7 +253,13 @@ mod tests {
         let usage = event("-3", EventKind::Usage);
         let datum = encode_datum(&usage).unwrap();
         let error = decode_datum::<UsageEvent>(&datum, usage_event_schema()).unwrap_err();
-        assert!(matches!(error, AvroCodecError::InvalidEvent(EventError::NegativeUsage { .. })), "{error}");
+        assert!(
+            matches!(
+                error,
+                AvroCodecError::InvalidEvent(EventError::NegativeUsage { .. })
+            ),
+            "{error}"
+        );
 
         let correction = event("-3", EventKind::Correction);
         let datum = encode_datum(&correction).unwrap();
@@ -271,7 +303,13 @@ mod tests {
         let datum = encode_value_with::<UsageEvent>(&value, usage_event_schema()).unwrap();
 
         let error = decode_datum::<UsageEvent>(&datum, usage_event_schema()).unwrap_err();
-        assert!(matches!(error, AvroCodecError::InvalidEvent(EventError::Missing("subject"))), "{error}");
+        assert!(
+            matches!(
+                error,
+                AvroCodecError::InvalidEvent(EventError::Missing("subject"))
+            ),
+            "{error}"
+        );
     }
 
     #[test]
@@ -286,7 +324,8 @@ mod tests {
     #[test]
     fn truncated_datum_is_malformed() {
         let datum = encode_datum(&event("1", EventKind::Usage)).unwrap();
-        let error = decode_datum::<UsageEvent>(&datum[..datum.len() - 3], usage_event_schema()).unwrap_err();
+        let error = decode_datum::<UsageEvent>(&datum[..datum.len() - 3], usage_event_schema())
+            .unwrap_err();
         assert!(matches!(error, AvroCodecError::Malformed { .. }), "{error}");
     }
 
@@ -295,13 +334,18 @@ mod tests {
         let mut datum = encode_datum(&event("1", EventKind::Usage)).unwrap();
         datum.extend_from_slice(&[0, 0]);
         let error = decode_datum::<UsageEvent>(&datum, usage_event_schema()).unwrap_err();
-        assert!(matches!(error, AvroCodecError::TrailingBytes { count: 2, .. }), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::TrailingBytes { count: 2, .. }),
+            "{error}"
+        );
     }
 
     /// Returns the value of an event for [`REORDERED_WRITER`], which has one more field.
     fn reordered_writer_value(event: &UsageEvent) -> Value {
         let mut value = event.to_avro_value().unwrap();
-        let Value::Record(fields) = &mut value else { panic!("not a record") };
+        let Value::Record(fields) = &mut value else {
+            panic!("not a record")
+        };
         fields.push(("vendor_region".to_owned(), Value::String("eu".to_owned())));
         value
     }
@@ -312,14 +356,19 @@ mod tests {
         fields.retain(|field| field["name"] != name);
         for field in fields.iter_mut() {
             if field["name"] == "data" {
-                field["type"]["fields"].as_array_mut().unwrap().retain(|inner| inner["name"] != name);
+                field["type"]["fields"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|inner| inner["name"] != name);
             }
         }
     }
 
     /// Removes a field from the top level or the `data` record of a usage event value.
     fn remove_value_field(value: &mut Value, name: &str) {
-        let Value::Record(fields) = value else { panic!("not a record") };
+        let Value::Record(fields) = value else {
+            panic!("not a record")
+        };
         fields.retain(|(field, _)| field != name);
         for (field, inner) in fields.iter_mut() {
             if field == "data" {
@@ -330,7 +379,9 @@ mod tests {
 
     /// Replaces a field in the top level or the `data` record of a usage event value.
     fn set_value_field(value: &mut Value, name: &str, new_value: Value) {
-        let Value::Record(fields) = value else { panic!("not a record") };
+        let Value::Record(fields) = value else {
+            panic!("not a record")
+        };
         for (field, inner) in fields.iter_mut() {
             if field == name {
                 *inner = new_value.clone();

@@ -19,7 +19,12 @@ use super::error::AvroCodecError;
 
 /// Builds a record value from `(field name, value)` pairs.
 pub(crate) fn record_value(fields: Vec<(&str, Value)>) -> Value {
-    Value::Record(fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect())
+    Value::Record(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
 }
 
 /// Builds the value of a `["null", T]` union, whose branch index is 1 for `Some`.
@@ -45,21 +50,31 @@ pub(crate) fn timestamp_value(time: DateTime<Utc>) -> Value {
 
 /// Writes a `u32` into an Avro `int`, rejecting values above `i32::MAX`.
 pub(crate) fn int_value(field: &str, value: u32) -> Result<Value, AvroCodecError> {
-    i32::try_from(value).map(Value::Int).map_err(|_| AvroCodecError::InvalidValue {
-        field: field.to_owned(),
-        value: value.to_string(),
-        problem: format!("above {}, the largest Avro int", i32::MAX),
-    })
+    i32::try_from(value)
+        .map(Value::Int)
+        .map_err(|_| AvroCodecError::InvalidValue {
+            field: field.to_owned(),
+            value: value.to_string(),
+            problem: format!("above {}, the largest Avro int", i32::MAX),
+        })
 }
 
 /// Writes a string map.
 pub(crate) fn string_map_value(map: &BTreeMap<String, String>) -> Value {
-    Value::Map(map.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect())
+    Value::Map(
+        map.iter()
+            .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+            .collect(),
+    )
 }
 
 /// Writes a map of byte strings.
 pub(crate) fn bytes_map_value(map: &BTreeMap<String, Vec<u8>>) -> Value {
-    Value::Map(map.iter().map(|(key, value)| (key.clone(), Value::Bytes(value.clone()))).collect())
+    Value::Map(
+        map.iter()
+            .map(|(key, value)| (key.clone(), Value::Bytes(value.clone())))
+            .collect(),
+    )
 }
 
 /// Writes an enum symbol. The encoder looks up its index in the writer schema.
@@ -78,8 +93,15 @@ impl RecordFields {
     /// Takes the fields of a record value found at `path`.
     pub(crate) fn new(path: &str, value: Value) -> Result<Self, AvroCodecError> {
         match value {
-            Value::Record(fields) => Ok(RecordFields { path: path.to_owned(), fields: fields.into_iter().collect() }),
-            other => Err(unexpected(if path.is_empty() { "(record)" } else { path }, "a record", &other)),
+            Value::Record(fields) => Ok(RecordFields {
+                path: path.to_owned(),
+                fields: fields.into_iter().collect(),
+            }),
+            other => Err(unexpected(
+                if path.is_empty() { "(record)" } else { path },
+                "a record",
+                &other,
+            )),
         }
     }
 
@@ -131,7 +153,11 @@ fn unwrap_union(value: Value) -> Value {
 }
 
 fn unexpected(field: &str, expected: &'static str, found: &Value) -> AvroCodecError {
-    AvroCodecError::UnexpectedType { field: field.to_owned(), expected, found: format!("{found:?}") }
+    AvroCodecError::UnexpectedType {
+        field: field.to_owned(),
+        expected,
+        found: format!("{found:?}"),
+    }
 }
 
 /// Reads a string.
@@ -161,7 +187,8 @@ pub(crate) fn timestamp(path: &str, value: Value) -> Result<DateTime<Utc>, AvroC
     DateTime::from_timestamp_micros(micros).ok_or_else(|| AvroCodecError::InvalidValue {
         field: path.to_owned(),
         value: micros.to_string(),
-        problem: "outside the range of instants burnrate can hold (years -262143 to 262142)".to_owned(),
+        problem: "outside the range of instants burnrate can hold (years -262143 to 262142)"
+            .to_owned(),
     })
 }
 
@@ -230,20 +257,33 @@ pub(crate) fn unknown_symbol(path: &str, symbol: String, expected: &str) -> Avro
 pub(crate) fn enum_symbols(record: &apache_avro::Schema, field: &str) -> Vec<String> {
     use apache_avro::Schema;
 
-    let Schema::Record(record) = record else { panic!("not a record schema: {record:?}") };
-    let found = record.fields.iter().find(|candidate| candidate.name == field);
-    let Some(Schema::Enum(enum_schema)) = found.map(|field| &field.schema) else { panic!("no enum field {field}") };
+    let Schema::Record(record) = record else {
+        panic!("not a record schema: {record:?}")
+    };
+    let found = record
+        .fields
+        .iter()
+        .find(|candidate| candidate.name == field);
+    let Some(Schema::Enum(enum_schema)) = found.map(|field| &field.schema) else {
+        panic!("no enum field {field}")
+    };
     assert!(!enum_schema.symbols.is_empty(), "{field} has no symbols");
     enum_schema.symbols.clone()
 }
 
 /// Reads a map of strings.
-pub(crate) fn string_map(path: &str, value: Value) -> Result<BTreeMap<String, String>, AvroCodecError> {
+pub(crate) fn string_map(
+    path: &str,
+    value: Value,
+) -> Result<BTreeMap<String, String>, AvroCodecError> {
     map_of(path, value, string)
 }
 
 /// Reads a map of byte strings.
-pub(crate) fn bytes_map(path: &str, value: Value) -> Result<BTreeMap<String, Vec<u8>>, AvroCodecError> {
+pub(crate) fn bytes_map(
+    path: &str,
+    value: Value,
+) -> Result<BTreeMap<String, Vec<u8>>, AvroCodecError> {
     map_of(path, value, bytes)
 }
 
@@ -274,7 +314,11 @@ pub(crate) fn array_of<T>(
     let Value::Array(items) = value else {
         return Err(unexpected(path, "an array", &value));
     };
-    items.into_iter().enumerate().map(|(index, item)| convert(&format!("{path}[{index}]"), item)).collect()
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| convert(&format!("{path}[{index}]"), item))
+        .collect()
 }
 
 #[cfg(test)]
@@ -299,7 +343,9 @@ mod tests {
 
     #[test]
     fn timestamp_truncates_nanoseconds_toward_past() {
-        let time = DateTime::parse_from_rfc3339("1969-12-31T23:59:59.9999995Z").unwrap().with_timezone(&Utc);
+        let time = DateTime::parse_from_rfc3339("1969-12-31T23:59:59.9999995Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let Value::TimestampMicros(micros) = timestamp_value(time) else {
             panic!("expected timestamp-micros");
         };
@@ -309,7 +355,10 @@ mod tests {
     #[test]
     fn out_of_range_timestamp_is_rejected() {
         let error = timestamp("time", Value::TimestampMicros(i64::MAX)).unwrap_err();
-        assert!(matches!(error, AvroCodecError::InvalidValue { ref field, .. } if field == "time"), "{error}");
+        assert!(
+            matches!(error, AvroCodecError::InvalidValue { ref field, .. } if field == "time"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -326,7 +375,10 @@ mod tests {
 
     #[test]
     fn array_items_get_indexed_paths() {
-        let value = Value::Array(vec![Value::String("1".to_owned()), Value::String("x".to_owned())]);
+        let value = Value::Array(vec![
+            Value::String("1".to_owned()),
+            Value::String("x".to_owned()),
+        ]);
         let error = array_of("thresholds", value, decimal).unwrap_err();
         assert!(error.to_string().contains("thresholds[1]"), "{error}");
     }
@@ -339,6 +391,9 @@ mod tests {
         ]);
         let mut fields = RecordFields::new("data", value).unwrap();
         assert_eq!(fields.optional("product", string).unwrap(), None);
-        assert_eq!(fields.optional("meter", string).unwrap(), Some("m".to_owned()));
+        assert_eq!(
+            fields.optional("meter", string).unwrap(),
+            Some("m".to_owned())
+        );
     }
 }

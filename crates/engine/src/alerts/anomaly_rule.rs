@@ -62,11 +62,23 @@ fn to_f64(amount: Decimal) -> f64 {
 
 /// Converts a detector estimate to an amount with 6 decimals; estimates are not billed.
 fn to_amount(estimate: f64) -> Decimal {
-    Decimal::from_f64(estimate).map(|value| value.round_dp(6)).unwrap_or_default()
+    Decimal::from_f64(estimate)
+        .map(|value| value.round_dp(6))
+        .unwrap_or_default()
 }
 
-pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, alerts: &mut Vec<Alert>) {
-    let key = (event.account.clone(), event.source.clone(), event.meter.clone());
+pub(super) fn on_rated(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    event: &UsageEvent,
+    charge: &Charge,
+    alerts: &mut Vec<Alert>,
+) {
+    let key = (
+        event.account.clone(),
+        event.source.clone(),
+        event.meter.clone(),
+    );
     let track = book.anomalies.entry(key.clone()).or_default();
     if track.contract_id != charge.contract.id {
         track.contract_id = charge.contract.id.clone();
@@ -84,29 +96,54 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         Some(_) => {}
     }
     track.bucket_spend = track.bucket_spend.saturating_add(charge.cost);
-    add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
+    add_to_breakdown(
+        &mut track.breakdown,
+        &event.dimensions,
+        event.product.as_deref(),
+        charge.cost,
+    );
     if context.track_changes {
         book.dirty.anomalies.insert(key.clone());
     }
 
-    let Some(bucket) = track.open_bucket else { return };
+    let Some(bucket) = track.open_bucket else {
+        return;
+    };
     if track.firing.is_some() {
         return;
     }
-    let detector = SpendAnomalyDetector::from_state(context.config.anomaly.clone(), std::mem::take(&mut track.detector));
+    let detector = SpendAnomalyDetector::from_state(
+        context.config.anomaly.clone(),
+        std::mem::take(&mut track.detector),
+    );
     let expectation = detector.expected(bucket);
     track.detector = detector.into_state();
     if let Some(expectation) = expectation {
         if to_f64(track.bucket_spend) > expectation.upper {
-            fire(track, context, &key, bucket, to_amount(expectation.baseline), event.time, alerts);
+            fire(
+                track,
+                context,
+                &key,
+                bucket,
+                to_amount(expectation.baseline),
+                event.time,
+                alerts,
+            );
         }
     }
 }
 
-pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, watermark: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+pub(super) fn on_watermark(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    watermark: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     let current_hour = hour_of(watermark);
     for (key, track) in book.anomalies.iter_mut() {
-        let Some(open) = track.open_bucket else { continue };
+        let Some(open) = track.open_bucket else {
+            continue;
+        };
         if open + Duration::hours(1) <= current_hour {
             close_buckets(track, context, key, current_hour, alerts);
             if context.track_changes {
@@ -117,18 +154,35 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
 }
 
 /// Judges the open hour and the empty hours up to `next_hour`, which becomes the open one.
-fn close_buckets(track: &mut AnomalyTrack, context: &RuleContext<'_>, key: &AnomalyKey, next_hour: DateTime<Utc>, alerts: &mut Vec<Alert>) {
-    let Some(open) = track.open_bucket else { return };
-    let mut detector = SpendAnomalyDetector::from_state(context.config.anomaly.clone(), std::mem::take(&mut track.detector));
+fn close_buckets(
+    track: &mut AnomalyTrack,
+    context: &RuleContext<'_>,
+    key: &AnomalyKey,
+    next_hour: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
+    let Some(open) = track.open_bucket else {
+        return;
+    };
+    let mut detector = SpendAnomalyDetector::from_state(
+        context.config.anomaly.clone(),
+        std::mem::take(&mut track.detector),
+    );
 
     // Empty hours after the open one count as zero spend, up to the point where the
     // detector treats the series as dormant anyway.
-    let empty_hours = ((next_hour - open).num_hours() - 1).clamp(0, i64::from(context.config.anomaly.dormant_after_buckets) + 1);
+    let empty_hours = ((next_hour - open).num_hours() - 1).clamp(
+        0,
+        i64::from(context.config.anomaly.dormant_after_buckets) + 1,
+    );
     let closing = std::iter::once((open, track.bucket_spend))
         .chain((1..=empty_hours).map(|offset| (open + Duration::hours(offset), Decimal::ZERO)));
     for (bucket, spend) in closing {
         let detection = detector.observe(bucket, to_f64(spend));
-        let resolves = track.firing.as_ref().is_some_and(|firing| bucket > firing.bucket && !detection.anomalous);
+        let resolves = track
+            .firing
+            .as_ref()
+            .is_some_and(|firing| bucket > firing.bucket && !detection.anomalous);
         if resolves {
             let firing = track.firing.take().expect("checked above");
             let summary = format!(
@@ -137,10 +191,27 @@ fn close_buckets(track: &mut AnomalyTrack, context: &RuleContext<'_>, key: &Anom
                 track.currency,
                 to_amount(detection.baseline).round_dp(2)
             );
-            alerts.push(anomaly_alert(track, context, key, &firing, AlertStatus::Resolved, bucket + Duration::hours(1), spend, summary));
+            alerts.push(anomaly_alert(
+                track,
+                context,
+                key,
+                &firing,
+                AlertStatus::Resolved,
+                bucket + Duration::hours(1),
+                spend,
+                summary,
+            ));
         } else if track.firing.is_none() && detection.anomalous && spend > Decimal::ZERO {
             // Judged only at close: a first-ever spend large in absolute terms.
-            fire(track, context, key, bucket, to_amount(detection.baseline), bucket + Duration::hours(1), alerts);
+            fire(
+                track,
+                context,
+                key,
+                bucket,
+                to_amount(detection.baseline),
+                bucket + Duration::hours(1),
+                alerts,
+            );
         }
     }
 
@@ -150,7 +221,15 @@ fn close_buckets(track: &mut AnomalyTrack, context: &RuleContext<'_>, key: &Anom
     track.breakdown.clear();
 }
 
-fn fire(track: &mut AnomalyTrack, context: &RuleContext<'_>, key: &AnomalyKey, bucket: DateTime<Utc>, baseline: Decimal, at: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+fn fire(
+    track: &mut AnomalyTrack,
+    context: &RuleContext<'_>,
+    key: &AnomalyKey,
+    bucket: DateTime<Utc>,
+    baseline: Decimal,
+    at: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     let (account, vendor, meter) = key;
     let firing = FiringAnomaly {
         bucket,
@@ -165,7 +244,16 @@ fn fire(track: &mut AnomalyTrack, context: &RuleContext<'_>, key: &AnomalyKey, b
         key_time(bucket),
         baseline.round_dp(2)
     );
-    alerts.push(anomaly_alert(track, context, key, &firing, AlertStatus::Firing, at, track.bucket_spend, summary));
+    alerts.push(anomaly_alert(
+        track,
+        context,
+        key,
+        &firing,
+        AlertStatus::Firing,
+        at,
+        track.bucket_spend,
+        summary,
+    ));
     track.firing = Some(firing);
 }
 
@@ -181,7 +269,10 @@ fn anomaly_alert(
     summary: String,
 ) -> Alert {
     let (account, vendor, meter) = key;
-    let ten_times_baseline = firing.baseline.checked_mul(Decimal::TEN).unwrap_or(Decimal::MAX);
+    let ten_times_baseline = firing
+        .baseline
+        .checked_mul(Decimal::TEN)
+        .unwrap_or(Decimal::MAX);
     let severity = if firing.observed >= ten_times_baseline && firing.baseline > Decimal::ZERO {
         Severity::Critical
     } else {

@@ -61,14 +61,28 @@ pub struct BudgetTrack {
 /// Returns whether an event's dimensions match a budget's scope filter.
 fn in_scope(budget: &Budget, event: &UsageEvent) -> bool {
     budget.scope.iter().all(|(name, value)| {
-        let actual = if name == "model" { event.product.as_ref() } else { event.dimensions.get(name) };
+        let actual = if name == "model" {
+            event.product.as_ref()
+        } else {
+            event.dimensions.get(name)
+        };
         actual == Some(value)
     })
 }
 
-pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, alerts: &mut Vec<Alert>) {
+pub(super) fn on_rated(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    event: &UsageEvent,
+    charge: &Charge,
+    alerts: &mut Vec<Alert>,
+) {
     let contract = &charge.contract;
-    for budget in contract.budgets.iter().filter(|budget| in_scope(budget, event)) {
+    for budget in contract
+        .budgets
+        .iter()
+        .filter(|budget| in_scope(budget, event))
+    {
         let key = (contract.id.clone(), budget.id.clone());
         let track = book.budgets.entry(key.clone()).or_default();
         let period = (charge.period.start, charge.period.end);
@@ -99,17 +113,33 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         }
         track.amount = budget.amount;
         let scope_changed = track.scope.len() != budget.scope.len() + 1
-            || budget.scope.iter().any(|(name, value)| track.scope.get(name) != Some(value));
+            || budget
+                .scope
+                .iter()
+                .any(|(name, value)| track.scope.get(name) != Some(value));
         if scope_changed {
             track.scope = budget.scope.clone();
             track.scope.insert("budget".to_owned(), budget.id.clone());
         }
         track.spent = track.spent.saturating_add(charge.cost);
-        add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
-        track.first = Some(track.first.map_or(event.time, |first| first.min(event.time)));
-        let latest = track.latest.map_or(event.time, |latest| latest.max(event.time));
+        add_to_breakdown(
+            &mut track.breakdown,
+            &event.dimensions,
+            event.product.as_deref(),
+            charge.cost,
+        );
+        track.first = Some(
+            track
+                .first
+                .map_or(event.time, |first| first.min(event.time)),
+        );
+        let latest = track
+            .latest
+            .map_or(event.time, |latest| latest.max(event.time));
         track.latest = Some(latest);
-        let BudgetTrack { run_rate, profile, .. } = track;
+        let BudgetTrack {
+            run_rate, profile, ..
+        } = track;
         run_rate.add(event.time, charge.cost, profile);
 
         check_thresholds(track, context, contract, budget, event.time, alerts);
@@ -122,10 +152,18 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     }
 }
 
-pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, watermark: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+pub(super) fn on_watermark(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    watermark: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     for (key, track) in book.budgets.iter_mut() {
-        let Some((_, end)) = track.period else { continue };
-        let firing = track.firing_threshold.is_some() || track.forecast_status == ForecastStatus::Firing;
+        let Some((_, end)) = track.period else {
+            continue;
+        };
+        let firing =
+            track.firing_threshold.is_some() || track.forecast_status == ForecastStatus::Firing;
         if end <= watermark && firing {
             let header = PeriodEndInfo {
                 contract_id: &key.0,
@@ -148,19 +186,46 @@ fn start_period(track: &mut BudgetTrack, period: (DateTime<Utc>, DateTime<Utc>))
     };
 }
 
-fn threshold_key(track: &BudgetTrack, contract_id: &str, budget_id: &str, threshold: u32) -> String {
-    let start = track.period.map(|(start, _)| key_time(start)).unwrap_or_default();
-    format!("budget_threshold/{}/{contract_id}/{budget_id}/{start}/{threshold}", track.account)
+fn threshold_key(
+    track: &BudgetTrack,
+    contract_id: &str,
+    budget_id: &str,
+    threshold: u32,
+) -> String {
+    let start = track
+        .period
+        .map(|(start, _)| key_time(start))
+        .unwrap_or_default();
+    format!(
+        "budget_threshold/{}/{contract_id}/{budget_id}/{start}/{threshold}",
+        track.account
+    )
 }
 
 fn forecast_key(track: &BudgetTrack, contract_id: &str, budget_id: &str) -> String {
-    let start = track.period.map(|(start, _)| key_time(start)).unwrap_or_default();
-    format!("budget_forecast/{}/{contract_id}/{budget_id}/{start}", track.account)
+    let start = track
+        .period
+        .map(|(start, _)| key_time(start))
+        .unwrap_or_default();
+    format!(
+        "budget_forecast/{}/{contract_id}/{budget_id}/{start}",
+        track.account
+    )
 }
 
-fn check_thresholds(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: &Contract, budget: &Budget, at: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+fn check_thresholds(
+    track: &mut BudgetTrack,
+    context: &RuleContext<'_>,
+    contract: &Contract,
+    budget: &Budget,
+    at: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     for threshold in &budget.thresholds_pct {
-        let reached = match (track.spent.checked_mul(Decimal::ONE_HUNDRED), budget.amount.checked_mul(Decimal::from(*threshold))) {
+        let reached = match (
+            track.spent.checked_mul(Decimal::ONE_HUNDRED),
+            budget.amount.checked_mul(Decimal::from(*threshold)),
+        ) {
             (Some(spent_pct), Some(limit)) => spent_pct >= limit,
             (None, _) => true,
             (Some(_), None) => false,
@@ -172,7 +237,16 @@ fn check_thresholds(track: &mut BudgetTrack, context: &RuleContext<'_>, contract
 
         if let Some(lower) = track.firing_threshold.filter(|lower| lower < threshold) {
             let summary = format!("superseded by the {threshold} % threshold");
-            let alert = threshold_alert(track, context, contract, budget, lower, AlertStatus::Resolved, at, summary);
+            let alert = threshold_alert(
+                track,
+                context,
+                contract,
+                budget,
+                lower,
+                AlertStatus::Resolved,
+                at,
+                summary,
+            );
             alerts.push(alert);
         }
         track.firing_threshold = Some(*threshold);
@@ -185,7 +259,16 @@ fn check_thresholds(track: &mut BudgetTrack, context: &RuleContext<'_>, contract
             budget.amount,
             track.currency
         );
-        alerts.push(threshold_alert(track, context, contract, budget, *threshold, AlertStatus::Firing, at, summary));
+        alerts.push(threshold_alert(
+            track,
+            context,
+            contract,
+            budget,
+            *threshold,
+            AlertStatus::Firing,
+            at,
+            summary,
+        ));
     }
 }
 
@@ -207,7 +290,11 @@ fn threshold_alert(
             key: threshold_key(track, &contract.id, &budget.id, threshold),
             kind: AlertKind::BudgetThreshold,
             status,
-            severity: if threshold >= 100 { Severity::Critical } else { Severity::Warning },
+            severity: if threshold >= 100 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
             account: &contract.account,
             contract_id: Some(&contract.id),
             period,
@@ -228,7 +315,14 @@ fn fill_budget_figures(alert: &mut Alert, track: &BudgetTrack) {
     alert.top_contributors = top_contributors(&track.breakdown, track.spent);
 }
 
-fn check_forecast(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: &Contract, budget: &Budget, now: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+fn check_forecast(
+    track: &mut BudgetTrack,
+    context: &RuleContext<'_>,
+    contract: &Contract,
+    budget: &Budget,
+    now: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     // Evaluated once per hour of event time: the projection sums over every hour left.
     let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     if track.forecast_hour == Some(hour) {
@@ -236,22 +330,39 @@ fn check_forecast(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: 
     }
     track.forecast_hour = Some(hour);
 
-    let Some((start, end)) = track.period else { return };
+    let Some((start, end)) = track.period else {
+        return;
+    };
 
     // The run rate is measured from the hour of the first spend in the period, so a
     // scope that started spending mid-period is not diluted by the quiet days before.
-    let first_hour = track.first.map_or(start, |first| first.duration_trunc(Duration::hours(1)).unwrap_or(first));
+    let first_hour = track.first.map_or(start, |first| {
+        first.duration_trunc(Duration::hours(1)).unwrap_or(first)
+    });
     let rate_start = first_hour.max(start);
-    let min_elapsed = Duration::from_std(context.config.forecast_min_elapsed).unwrap_or(Duration::MAX);
+    let min_elapsed =
+        Duration::from_std(context.config.forecast_min_elapsed).unwrap_or(Duration::MAX);
     if now - rate_start < min_elapsed {
         return;
     }
     let z = z_for_confidence(context.config.forecast_confidence_pct);
-    let Some(outlook) = forecast(track.spent, rate_start, end, now, &track.run_rate, &track.profile, z) else {
+    let Some(outlook) = forecast(
+        track.spent,
+        rate_start,
+        end,
+        now,
+        &track.run_rate,
+        &track.profile,
+        z,
+    ) else {
         return;
     };
 
-    let evidence = if context.config.forecast_requires_lower_bound { outlook.low } else { outlook.point };
+    let evidence = if context.config.forecast_requires_lower_bound {
+        outlook.low
+    } else {
+        outlook.point
+    };
     match track.forecast_status {
         ForecastStatus::Quiet if evidence > budget.amount => {
             track.forecast_status = ForecastStatus::Firing;
@@ -265,12 +376,35 @@ fn check_forecast(track: &mut BudgetTrack, context: &RuleContext<'_>, contract: 
                 outlook.high.round_dp(2),
                 budget.amount
             );
-            alerts.push(forecast_alert(track, context, contract, budget, AlertStatus::Firing, now, &outlook, summary));
+            alerts.push(forecast_alert(
+                track,
+                context,
+                contract,
+                budget,
+                AlertStatus::Firing,
+                now,
+                &outlook,
+                summary,
+            ));
         }
         ForecastStatus::Firing if outlook.point <= budget.amount => {
             track.forecast_status = ForecastStatus::Resolved;
-            let summary = format!("forecast fell back to {} {}, within the budget of {}", outlook.point.round_dp(2), track.currency, budget.amount);
-            alerts.push(forecast_alert(track, context, contract, budget, AlertStatus::Resolved, now, &outlook, summary));
+            let summary = format!(
+                "forecast fell back to {} {}, within the budget of {}",
+                outlook.point.round_dp(2),
+                track.currency,
+                budget.amount
+            );
+            alerts.push(forecast_alert(
+                track,
+                context,
+                contract,
+                budget,
+                AlertStatus::Resolved,
+                now,
+                &outlook,
+                summary,
+            ));
         }
         _ => {}
     }
@@ -316,9 +450,19 @@ struct PeriodEndInfo<'a> {
     budget_id: &'a str,
 }
 
-fn resolve_all_by_key(track: &mut BudgetTrack, context: &RuleContext<'_>, ids: &PeriodEndInfo<'_>, at: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+fn resolve_all_by_key(
+    track: &mut BudgetTrack,
+    context: &RuleContext<'_>,
+    ids: &PeriodEndInfo<'_>,
+    at: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     let period = track.period.unwrap_or((at, at));
-    let resolved = |key: String, kind: AlertKind, severity: Severity, threshold: Option<u32>, track: &BudgetTrack| {
+    let resolved = |key: String,
+                    kind: AlertKind,
+                    severity: Severity,
+                    threshold: Option<u32>,
+                    track: &BudgetTrack| {
         let mut alert = new_alert(
             context,
             AlertHeader {
@@ -339,13 +483,29 @@ fn resolve_all_by_key(track: &mut BudgetTrack, context: &RuleContext<'_>, ids: &
     };
 
     if let Some(threshold) = track.firing_threshold.take() {
-        let severity = if threshold >= 100 { Severity::Critical } else { Severity::Warning };
+        let severity = if threshold >= 100 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
         let key = threshold_key(track, ids.contract_id, ids.budget_id, threshold);
-        alerts.push(resolved(key, AlertKind::BudgetThreshold, severity, Some(threshold), track));
+        alerts.push(resolved(
+            key,
+            AlertKind::BudgetThreshold,
+            severity,
+            Some(threshold),
+            track,
+        ));
     }
     if track.forecast_status == ForecastStatus::Firing {
         track.forecast_status = ForecastStatus::Resolved;
         let key = forecast_key(track, ids.contract_id, ids.budget_id);
-        alerts.push(resolved(key, AlertKind::BudgetForecast, Severity::Warning, None, track));
+        alerts.push(resolved(
+            key,
+            AlertKind::BudgetForecast,
+            Severity::Warning,
+            None,
+            track,
+        ));
     }
 }

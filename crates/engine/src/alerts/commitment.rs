@@ -38,9 +38,20 @@ pub struct PoolTrack {
     pub breakdown: Breakdown,
 }
 
-pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, rating: &RatingState, alerts: &mut Vec<Alert>) {
+pub(super) fn on_rated(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    event: &UsageEvent,
+    charge: &Charge,
+    rating: &RatingState,
+    alerts: &mut Vec<Alert>,
+) {
     let contract = &charge.contract;
-    let Some(prepaid) = contract.prepaid.as_ref().filter(|prepaid| prepaid.covers(event.time)) else {
+    let Some(prepaid) = contract
+        .prepaid
+        .as_ref()
+        .filter(|prepaid| prepaid.covers(event.time))
+    else {
         return;
     };
     let key = (contract.id.clone(), prepaid.starts);
@@ -57,10 +68,21 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
         contract_id: contract.id.as_str().into(),
         starts: prepaid.starts,
     });
-    track.first_charge = Some(track.first_charge.map_or(event.time, |first| first.min(event.time)));
-    let latest = track.latest.map_or(event.time, |latest| latest.max(event.time));
+    track.first_charge = Some(
+        track
+            .first_charge
+            .map_or(event.time, |first| first.min(event.time)),
+    );
+    let latest = track
+        .latest
+        .map_or(event.time, |latest| latest.max(event.time));
     track.latest = Some(latest);
-    add_to_breakdown(&mut track.breakdown, &event.dimensions, event.product.as_deref(), charge.cost);
+    add_to_breakdown(
+        &mut track.breakdown,
+        &event.dimensions,
+        event.product.as_deref(),
+        charge.cost,
+    );
     if context.track_changes {
         book.dirty.pools.insert(key.clone());
     }
@@ -76,12 +98,26 @@ pub(super) fn on_rated(book: &mut AlertBook, context: &RuleContext<'_>, event: &
     evaluate(track, context, &key.0, key.1, latest, alerts);
 }
 
-pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, watermark: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+pub(super) fn on_watermark(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    watermark: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     for (key, track) in book.pools.iter_mut() {
         if track.firing && track.ends.is_some_and(|ends| ends <= watermark) {
             track.firing = false;
             let at = track.ends.unwrap_or(watermark);
-            alerts.push(pool_alert(track, context, &key.0, key.1, AlertStatus::Resolved, at, None, "the prepaid pool ended".to_owned()));
+            alerts.push(pool_alert(
+                track,
+                context,
+                &key.0,
+                key.1,
+                AlertStatus::Resolved,
+                at,
+                None,
+                "the prepaid pool ended".to_owned(),
+            ));
             if context.track_changes {
                 book.dirty.pools.insert(key.clone());
             }
@@ -91,7 +127,11 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
 
 /// Returns when the pool runs out at the average draw-down rate since the first
 /// charge, or `None` before there is enough history or any spend.
-fn expected_exhaustion(track: &PoolTrack, now: DateTime<Utc>, min_elapsed: Duration) -> Option<DateTime<Utc>> {
+fn expected_exhaustion(
+    track: &PoolTrack,
+    now: DateTime<Utc>,
+    min_elapsed: Duration,
+) -> Option<DateTime<Utc>> {
     let first = track.first_charge?;
     let remaining = track.amount - track.charged;
     if remaining <= Decimal::ZERO {
@@ -101,17 +141,29 @@ fn expected_exhaustion(track: &PoolTrack, now: DateTime<Utc>, min_elapsed: Durat
     if elapsed < min_elapsed || elapsed <= Duration::zero() || track.charged <= Decimal::ZERO {
         return None;
     }
-    let seconds_left = remaining.checked_mul(Decimal::from(elapsed.num_seconds()))?.checked_div(track.charged)?;
+    let seconds_left = remaining
+        .checked_mul(Decimal::from(elapsed.num_seconds()))?
+        .checked_div(track.charged)?;
     let seconds_left = seconds_left.round().to_i64()?;
     now.checked_add_signed(Duration::try_seconds(seconds_left)?)
 }
 
-fn evaluate(track: &mut PoolTrack, context: &RuleContext<'_>, contract_id: &str, starts: DateTime<Utc>, now: DateTime<Utc>, alerts: &mut Vec<Alert>) {
-    let min_elapsed = Duration::from_std(context.config.forecast_min_elapsed).unwrap_or(Duration::MAX);
+fn evaluate(
+    track: &mut PoolTrack,
+    context: &RuleContext<'_>,
+    contract_id: &str,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
+    let min_elapsed =
+        Duration::from_std(context.config.forecast_min_elapsed).unwrap_or(Duration::MAX);
     let warning = Duration::from_std(context.config.commitment_warning).unwrap_or(Duration::zero());
     let expected = expected_exhaustion(track, now, min_elapsed);
     let runs_out_early = match (expected, track.ends) {
-        (Some(expected), Some(ends)) => expected < ends || (!warning.is_zero() && expected - now <= warning),
+        (Some(expected), Some(ends)) => {
+            expected < ends || (!warning.is_zero() && expected - now <= warning)
+        }
         _ => false,
     };
 
@@ -137,11 +189,30 @@ fn evaluate(track: &mut PoolTrack, context: &RuleContext<'_>, contract_id: &str,
                 track.charged.round_dp(2)
             )
         };
-        alerts.push(pool_alert(track, context, contract_id, starts, AlertStatus::Firing, now, expected, summary));
+        alerts.push(pool_alert(
+            track,
+            context,
+            contract_id,
+            starts,
+            AlertStatus::Firing,
+            now,
+            expected,
+            summary,
+        ));
     } else if !runs_out_early && track.firing && expected.is_some() {
         track.firing = false;
-        let summary = "the draw-down slowed; the pool is no longer forecast to run out early".to_owned();
-        alerts.push(pool_alert(track, context, contract_id, starts, AlertStatus::Resolved, now, expected, summary));
+        let summary =
+            "the draw-down slowed; the pool is no longer forecast to run out early".to_owned();
+        alerts.push(pool_alert(
+            track,
+            context,
+            contract_id,
+            starts,
+            AlertStatus::Resolved,
+            now,
+            expected,
+            summary,
+        ));
     }
 }
 
@@ -160,7 +231,11 @@ fn pool_alert(
     let mut alert = new_alert(
         context,
         AlertHeader {
-            key: format!("commitment_exhaustion/{}/{contract_id}/{}", track.account, key_time(starts)),
+            key: format!(
+                "commitment_exhaustion/{}/{contract_id}/{}",
+                track.account,
+                key_time(starts)
+            ),
             kind: AlertKind::CommitmentExhaustion,
             status,
             severity: Severity::Warning,

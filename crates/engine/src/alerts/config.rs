@@ -67,7 +67,10 @@ impl AlertConfig {
             ));
         }
         if let Some(template) = &self.runbook_url_template {
-            let rest = template.replace("{kind}", "").replace("{account}", "").replace("{key}", "");
+            let rest = template
+                .replace("{kind}", "")
+                .replace("{account}", "")
+                .replace("{key}", "");
             if rest.contains('{') || rest.contains('}') {
                 problems.push(format!(
                     "alerts.runbook_url_template: {template:?} has an unknown placeholder; use {{kind}}, {{account}} or {{key}}"

@@ -15,9 +15,18 @@ pub const TOP_CONTRIBUTORS: usize = 5;
 pub type Breakdown = BTreeMap<String, BTreeMap<String, Decimal>>;
 
 /// Adds `cost` to every contributor dimension the event carries.
-pub fn add_to_breakdown(breakdown: &mut Breakdown, dimensions: &BTreeMap<String, String>, product: Option<&str>, cost: Decimal) {
+pub fn add_to_breakdown(
+    breakdown: &mut Breakdown,
+    dimensions: &BTreeMap<String, String>,
+    product: Option<&str>,
+    cost: Decimal,
+) {
     for dimension in CONTRIBUTOR_DIMENSIONS {
-        let value = if dimension == "model" { product } else { dimensions.get(dimension).map(String::as_str) };
+        let value = if dimension == "model" {
+            product
+        } else {
+            dimensions.get(dimension).map(String::as_str)
+        };
         let Some(value) = value else { continue };
         // Look up by reference first: allocating the names is only needed once.
         let values = match breakdown.get_mut(dimension) {
@@ -39,9 +48,15 @@ pub fn add_to_breakdown(breakdown: &mut Breakdown, dimensions: &BTreeMap<String,
 pub fn top_contributors(breakdown: &Breakdown, total: Decimal) -> Vec<Contributor> {
     let mut entries: Vec<((&String, &String), &Decimal)> = breakdown
         .iter()
-        .flat_map(|(dimension, values)| values.iter().map(move |(value, cost)| ((dimension, value), cost)))
+        .flat_map(|(dimension, values)| {
+            values
+                .iter()
+                .map(move |(value, cost)| ((dimension, value), cost))
+        })
         .collect();
-    entries.sort_by(|(left_key, left_cost), (right_key, right_cost)| right_cost.cmp(left_cost).then(left_key.cmp(right_key)));
+    entries.sort_by(|(left_key, left_cost), (right_key, right_cost)| {
+        right_cost.cmp(left_cost).then(left_key.cmp(right_key))
+    });
     entries
         .into_iter()
         .take(TOP_CONTRIBUTORS)
@@ -49,7 +64,11 @@ pub fn top_contributors(breakdown: &Breakdown, total: Decimal) -> Vec<Contributo
             dimension: dimension.clone(),
             value: value.clone(),
             cost: *cost,
-            share: if total.is_zero() { Decimal::ZERO } else { (*cost / total).round_dp(4) },
+            share: if total.is_zero() {
+                Decimal::ZERO
+            } else {
+                (*cost / total).round_dp(4)
+            },
         })
         .collect()
 }

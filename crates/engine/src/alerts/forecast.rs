@@ -121,13 +121,20 @@ impl SeasonalProfile {
         if self.slots.iter().any(|(_, count)| *count < 2) {
             return flat;
         }
-        let averages: Vec<Decimal> = self.slots.iter().map(|(sum, count)| *sum / Decimal::from(*count)).collect();
+        let averages: Vec<Decimal> = self
+            .slots
+            .iter()
+            .map(|(sum, count)| *sum / Decimal::from(*count))
+            .collect();
         let total: Decimal = averages.iter().sum();
         if total <= Decimal::ZERO {
             return flat;
         }
         let hours = Decimal::from(HOURS_PER_WEEK as u32);
-        averages.into_iter().map(|average| average * hours / total).collect()
+        averages
+            .into_iter()
+            .map(|average| average * hours / total)
+            .collect()
     }
 }
 
@@ -172,7 +179,8 @@ impl WeekWeights {
             return Decimal::ZERO;
         }
         let portion = |start: DateTime<Utc>, end: DateTime<Utc>| {
-            self.weights[hour_of_week(start)] * Decimal::from((end - start).num_seconds()) / Decimal::from(3600)
+            self.weights[hour_of_week(start)] * Decimal::from((end - start).num_seconds())
+                / Decimal::from(3600)
         };
 
         let first_boundary = hour_start(from) + Duration::hours(1);
@@ -184,9 +192,16 @@ impl WeekWeights {
         } else {
             portion(from, first_boundary)
         };
-        let whole_start = if from == hour_start(from) { from } else { first_boundary };
+        let whole_start = if from == hour_start(from) {
+            from
+        } else {
+            first_boundary
+        };
         let last_boundary = hour_start(to);
-        let whole = self.whole_hours(hour_of_week(whole_start), (last_boundary - whole_start).num_hours());
+        let whole = self.whole_hours(
+            hour_of_week(whole_start),
+            (last_boundary - whole_start).num_hours(),
+        );
         let tail = portion(last_boundary, to);
         head + whole + tail
     }
@@ -224,7 +239,10 @@ pub fn forecast(
     let remaining = rate.checked_mul(weights.between(now, period_end))?;
 
     let hours = Decimal::from(run_rate.closed_hours.max(1));
-    let spread = run_rate.coefficient_of_variation().unwrap_or(Decimal::ONE).max(Decimal::ONE);
+    let spread = run_rate
+        .coefficient_of_variation()
+        .unwrap_or(Decimal::ONE)
+        .max(Decimal::ONE);
     let relative_half_width = z * spread / hours.sqrt().unwrap_or(Decimal::ONE);
     let half_width = remaining.checked_mul(relative_half_width)?;
     let point = spent.checked_add(remaining)?;
@@ -252,7 +270,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     /// Sums the weights hour by hour, the slow way the prefix sums replace.
@@ -261,7 +281,8 @@ mod tests {
         let mut cursor = from;
         while cursor < to {
             let next = (hour_start(cursor) + Duration::hours(1)).min(to);
-            total += weights[hour_of_week(cursor)] * Decimal::from((next - cursor).num_seconds()) / Decimal::from(3600);
+            total += weights[hour_of_week(cursor)] * Decimal::from((next - cursor).num_seconds())
+                / Decimal::from(3600);
             cursor = next;
         }
         total
@@ -269,7 +290,9 @@ mod tests {
 
     #[test]
     fn span_weights_match_hour_by_hour_sum() {
-        let weights: Vec<Decimal> = (0..HOURS_PER_WEEK).map(|slot| Decimal::from(1 + slot % 7) / Decimal::from(4)).collect();
+        let weights: Vec<Decimal> = (0..HOURS_PER_WEEK)
+            .map(|slot| Decimal::from(1 + slot % 7) / Decimal::from(4))
+            .collect();
         let week = WeekWeights::new(weights.clone());
         let spans = [
             ("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z"),
@@ -280,7 +303,11 @@ mod tests {
             ("2026-05-04T05:00:00Z", "2026-05-04T05:00:00Z"),
         ];
         for (from, to) in spans {
-            assert_eq!(week.between(utc(from), utc(to)), weight_by_hour(&weights, utc(from), utc(to)), "{from} to {to}");
+            assert_eq!(
+                week.between(utc(from), utc(to)),
+                weight_by_hour(&weights, utc(from), utc(to)),
+                "{from} to {to}"
+            );
         }
     }
 }

@@ -58,7 +58,10 @@ pub struct AlertBook {
 impl PartialEq for AlertBook {
     /// Compares the tracks; pending changelog keys do not count.
     fn eq(&self, other: &Self) -> bool {
-        self.budgets == other.budgets && self.pools == other.pools && self.unrated == other.unrated && self.anomalies == other.anomalies
+        self.budgets == other.budgets
+            && self.pools == other.pools
+            && self.unrated == other.unrated
+            && self.anomalies == other.anomalies
     }
 }
 
@@ -75,7 +78,10 @@ pub(crate) struct AlertDirty {
 
 impl AlertDirty {
     pub fn is_empty(&self) -> bool {
-        self.budgets.is_empty() && self.pools.is_empty() && self.unrated.is_empty() && self.anomalies.is_empty()
+        self.budgets.is_empty()
+            && self.pools.is_empty()
+            && self.unrated.is_empty()
+            && self.anomalies.is_empty()
     }
 }
 
@@ -88,7 +94,14 @@ pub(crate) struct RuleContext<'a> {
 
 impl AlertBook {
     /// Runs the rules that a rated event can trigger.
-    pub(crate) fn on_rated(&mut self, context: &RuleContext<'_>, event: &UsageEvent, charge: &Charge, rating: &RatingState, alerts: &mut Vec<Alert>) {
+    pub(crate) fn on_rated(
+        &mut self,
+        context: &RuleContext<'_>,
+        event: &UsageEvent,
+        charge: &Charge,
+        rating: &RatingState,
+        alerts: &mut Vec<Alert>,
+    ) {
         budget::on_rated(self, context, event, charge, alerts);
         commitment::on_rated(self, context, event, charge, rating, alerts);
         if context.config.anomaly_detection {
@@ -97,14 +110,25 @@ impl AlertBook {
     }
 
     /// Runs the unrated-usage rule.
-    pub(crate) fn on_unrated(&mut self, context: &RuleContext<'_>, event: &UsageEvent, reason: &UnratedReason, alerts: &mut Vec<Alert>) {
+    pub(crate) fn on_unrated(
+        &mut self,
+        context: &RuleContext<'_>,
+        event: &UsageEvent,
+        reason: &UnratedReason,
+        alerts: &mut Vec<Alert>,
+    ) {
         if context.config.unrated_usage {
             unrated::on_unrated(self, context, event, reason, alerts);
         }
     }
 
     /// Resolves alerts whose period or pool ended before `watermark`.
-    pub(crate) fn on_watermark(&mut self, context: &RuleContext<'_>, watermark: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+    pub(crate) fn on_watermark(
+        &mut self,
+        context: &RuleContext<'_>,
+        watermark: DateTime<Utc>,
+        alerts: &mut Vec<Alert>,
+    ) {
         budget::on_watermark(self, context, watermark, alerts);
         commitment::on_watermark(self, context, watermark, alerts);
         unrated::on_watermark(self, context, watermark, alerts);
@@ -131,7 +155,9 @@ pub(crate) struct AlertHeader<'a> {
 pub(crate) fn new_alert(context: &RuleContext<'_>, header: AlertHeader<'_>) -> Alert {
     let kind_name = kind_name(header.kind);
     Alert {
-        runbook_url: context.config.runbook_url(kind_name, header.account, &header.key),
+        runbook_url: context
+            .config
+            .runbook_url(kind_name, header.account, &header.key),
         key: header.key,
         kind: header.kind,
         status: header.status,

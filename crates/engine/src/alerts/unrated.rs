@@ -29,20 +29,45 @@ fn utc_month(time: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         .with_ymd_and_hms(time.year(), time.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(time);
-    let (next_year, next_month) = if time.month() == 12 { (time.year() + 1, 1) } else { (time.year(), time.month() + 1) };
-    let end = Utc.with_ymd_and_hms(next_year, next_month, 1, 0, 0, 0).single().unwrap_or(time);
+    let (next_year, next_month) = if time.month() == 12 {
+        (time.year() + 1, 1)
+    } else {
+        (time.year(), time.month() + 1)
+    };
+    let end = Utc
+        .with_ymd_and_hms(next_year, next_month, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(time);
     (start, end)
 }
 
-pub(super) fn on_unrated(book: &mut AlertBook, context: &RuleContext<'_>, event: &UsageEvent, reason: &UnratedReason, alerts: &mut Vec<Alert>) {
-    let key = (event.account.clone(), event.source.clone(), event.meter.clone(), reason.code().to_owned());
+pub(super) fn on_unrated(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    event: &UsageEvent,
+    reason: &UnratedReason,
+    alerts: &mut Vec<Alert>,
+) {
+    let key = (
+        event.account.clone(),
+        event.source.clone(),
+        event.meter.clone(),
+        reason.code().to_owned(),
+    );
     let track = book.unrated.entry(key.clone()).or_default();
     let month = utc_month(event.time);
     match track.month {
         Some((start, _)) if month.0 < start => return,
         Some(current) if current != month => {
             if track.firing {
-                alerts.push(unrated_alert(&key, track, context, AlertStatus::Resolved, current.1, "the month ended".to_owned()));
+                alerts.push(unrated_alert(
+                    &key,
+                    track,
+                    context,
+                    AlertStatus::Resolved,
+                    current.1,
+                    "the month ended".to_owned(),
+                ));
             }
             *track = UnratedTrack::default();
         }
@@ -62,16 +87,37 @@ pub(super) fn on_unrated(book: &mut AlertBook, context: &RuleContext<'_>, event:
             "usage of meter {:?} by account {:?} from {:?} has no price: {reason}",
             event.meter, event.account, event.source
         );
-        alerts.push(unrated_alert(&key, track, context, AlertStatus::Firing, event.time, summary));
+        alerts.push(unrated_alert(
+            &key,
+            track,
+            context,
+            AlertStatus::Firing,
+            event.time,
+            summary,
+        ));
     }
 }
 
-pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, watermark: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+pub(super) fn on_watermark(
+    book: &mut AlertBook,
+    context: &RuleContext<'_>,
+    watermark: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     for (key, track) in book.unrated.iter_mut() {
-        let Some((_, end)) = track.month else { continue };
+        let Some((_, end)) = track.month else {
+            continue;
+        };
         if track.firing && end <= watermark {
             track.firing = false;
-            alerts.push(unrated_alert(key, track, context, AlertStatus::Resolved, end, "the month ended".to_owned()));
+            alerts.push(unrated_alert(
+                key,
+                track,
+                context,
+                AlertStatus::Resolved,
+                end,
+                "the month ended".to_owned(),
+            ));
             if context.track_changes {
                 book.dirty.unrated.insert(key.clone());
             }
@@ -79,13 +125,23 @@ pub(super) fn on_watermark(book: &mut AlertBook, context: &RuleContext<'_>, wate
     }
 }
 
-fn unrated_alert(key: &super::UnratedKey, track: &UnratedTrack, context: &RuleContext<'_>, status: AlertStatus, at: DateTime<Utc>, summary: String) -> Alert {
+fn unrated_alert(
+    key: &super::UnratedKey,
+    track: &UnratedTrack,
+    context: &RuleContext<'_>,
+    status: AlertStatus,
+    at: DateTime<Utc>,
+    summary: String,
+) -> Alert {
     let (account, vendor, meter, code) = key;
     let month = track.month.unwrap_or((at, at));
     let mut alert = new_alert(
         context,
         AlertHeader {
-            key: format!("unrated_usage/{account}/{vendor}/{meter}/{code}/{}", key_time(month.0)),
+            key: format!(
+                "unrated_usage/{account}/{vendor}/{meter}/{code}/{}",
+                key_time(month.0)
+            ),
             kind: AlertKind::UnratedUsage,
             status,
             severity: Severity::Warning,

@@ -114,27 +114,78 @@ impl AnomalyConfig {
         let mut problems = Vec::new();
         let mut check = |setting: &'static str, ok: bool, problem: &str| {
             if !ok {
-                problems.push(AnomalyConfigError { setting, problem: problem.to_owned() });
+                problems.push(AnomalyConfigError {
+                    setting,
+                    problem: problem.to_owned(),
+                });
             }
         };
 
         let is_fraction = |value: f64| value > 0.0 && value <= 1.0;
-        check("level_smoothing", is_fraction(self.level_smoothing), "must be above 0 and at most 1");
-        check("seasonal_smoothing", is_fraction(self.seasonal_smoothing), "must be above 0 and at most 1");
-        check("deviation_smoothing", is_fraction(self.deviation_smoothing), "must be above 0 and at most 1");
+        check(
+            "level_smoothing",
+            is_fraction(self.level_smoothing),
+            "must be above 0 and at most 1",
+        );
+        check(
+            "seasonal_smoothing",
+            is_fraction(self.seasonal_smoothing),
+            "must be above 0 and at most 1",
+        );
+        check(
+            "deviation_smoothing",
+            is_fraction(self.deviation_smoothing),
+            "must be above 0 and at most 1",
+        );
 
         let is_non_negative = |value: f64| value.is_finite() && value >= 0.0;
-        check("warmup_min_impact", is_non_negative(self.warmup_min_impact), "must be a finite amount of 0 or more");
-        check("min_impact", is_non_negative(self.min_impact), "must be a finite amount of 0 or more");
-        check("min_relative_change", is_non_negative(self.min_relative_change), "must be a finite fraction of 0 or more");
-        check("min_deviation_fraction", is_non_negative(self.min_deviation_fraction), "must be a finite fraction of 0 or more");
+        check(
+            "warmup_min_impact",
+            is_non_negative(self.warmup_min_impact),
+            "must be a finite amount of 0 or more",
+        );
+        check(
+            "min_impact",
+            is_non_negative(self.min_impact),
+            "must be a finite amount of 0 or more",
+        );
+        check(
+            "min_relative_change",
+            is_non_negative(self.min_relative_change),
+            "must be a finite fraction of 0 or more",
+        );
+        check(
+            "min_deviation_fraction",
+            is_non_negative(self.min_deviation_fraction),
+            "must be a finite fraction of 0 or more",
+        );
 
         let is_positive = |value: f64| value.is_finite() && value > 0.0;
-        check("alert_z", is_positive(self.alert_z), "must be a finite number above 0, such as 6");
-        check("learning_clip_z", is_positive(self.learning_clip_z), "must be a finite number above 0, such as 3");
-        check("dormant_after_buckets", self.dormant_after_buckets > 0, "must be at least 1 bucket");
-        check("tail_half_life_buckets", self.tail_half_life_buckets > 0, "must be at least 1 bucket");
-        check("hour_tail_half_life_buckets", self.hour_tail_half_life_buckets > 0, "must be at least 1 bucket");
+        check(
+            "alert_z",
+            is_positive(self.alert_z),
+            "must be a finite number above 0, such as 6",
+        );
+        check(
+            "learning_clip_z",
+            is_positive(self.learning_clip_z),
+            "must be a finite number above 0, such as 3",
+        );
+        check(
+            "dormant_after_buckets",
+            self.dormant_after_buckets > 0,
+            "must be at least 1 bucket",
+        );
+        check(
+            "tail_half_life_buckets",
+            self.tail_half_life_buckets > 0,
+            "must be at least 1 bucket",
+        );
+        check(
+            "hour_tail_half_life_buckets",
+            self.hour_tail_half_life_buckets > 0,
+            "must be at least 1 bucket",
+        );
 
         if problems.is_empty() {
             Ok(())

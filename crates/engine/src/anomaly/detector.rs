@@ -153,7 +153,10 @@ impl SpendAnomalyDetector {
         if !value.is_finite() {
             return self.quiet(0.0);
         }
-        let learns = self.state.last_bucket_start.is_none_or(|last| bucket_start > last);
+        let learns = self
+            .state
+            .last_bucket_start
+            .is_none_or(|last| bucket_start > last);
 
         if self.is_idle() {
             if value <= 0.0 {
@@ -188,7 +191,10 @@ impl SpendAnomalyDetector {
         }
         let slot = HourSlot::of(bucket_start);
         let forecast = self.forecast(slot);
-        Some(Expectation { baseline: forecast.baseline, upper: self.alert_threshold(slot, forecast) })
+        Some(Expectation {
+            baseline: forecast.baseline,
+            upper: self.alert_threshold(slot, forecast),
+        })
     }
 
     /// Returns whether the series has never spent or has been without spend long
@@ -205,7 +211,15 @@ impl SpendAnomalyDetector {
     /// that is not spend.
     fn quiet(&self, value: f64) -> Detection {
         let upper = self.config.warmup_min_impact;
-        Detection { score: 0.0, anomalous: false, baseline: 0.0, upper, impact: value, z: 0.0, warming_up: true }
+        Detection {
+            score: 0.0,
+            anomalous: false,
+            baseline: 0.0,
+            upper,
+            impact: value,
+            z: 0.0,
+            warming_up: true,
+        }
     }
 
     fn forecast(&self, slot: HourSlot) -> Forecast {
@@ -220,13 +234,17 @@ impl SpendAnomalyDetector {
             .deviation
             .max(self.config.min_deviation_fraction * baseline)
             .max(MIN_DEVIATION);
-        Forecast { baseline, deviation }
+        Forecast {
+            baseline,
+            deviation,
+        }
     }
 
     /// Returns the smallest value that alerts against `forecast` once warmed up.
     fn alert_threshold(&self, slot: HourSlot, forecast: Forecast) -> f64 {
         let config = &self.config;
-        let by_score = forecast.baseline + config.alert_z * self.tail_factor(slot) * forecast.deviation;
+        let by_score =
+            forecast.baseline + config.alert_z * self.tail_factor(slot) * forecast.deviation;
         let by_impact = forecast.baseline + config.min_impact;
         let by_change = forecast.baseline * (1.0 + config.min_relative_change);
         by_score.max(by_impact).max(by_change)
@@ -234,7 +252,10 @@ impl SpendAnomalyDetector {
 
     /// Returns how much wider than well-behaved noise the series' own tail is, at least 1.
     fn tail_factor(&self, slot: HourSlot) -> f64 {
-        let tail = self.state.tail_z.max(self.state.daily_tail_z[slot.hour_of_day]);
+        let tail = self
+            .state
+            .tail_z
+            .max(self.state.daily_tail_z[slot.hour_of_day]);
         (tail.exp_m1() / NORMAL_TAIL_Z).max(1.0)
     }
 
@@ -263,7 +284,8 @@ impl SpendAnomalyDetector {
         let z = impact / forecast.deviation;
         let score = score_of(z.abs() / self.tail_factor(slot), config.alert_z);
         let relative_change_passes = impact >= config.min_relative_change * forecast.baseline;
-        let anomalous = score >= 0.5 && impact > 0.0 && impact >= config.min_impact && relative_change_passes;
+        let anomalous =
+            score >= 0.5 && impact > 0.0 && impact >= config.min_impact && relative_change_passes;
         Detection {
             score,
             anomalous,
@@ -293,8 +315,12 @@ impl SpendAnomalyDetector {
         if state.active_buckets == 0 {
             state.level = value;
             state.active_buckets = 1;
-            state.daily.learn(slot.hour_of_day, 0.0, config.seasonal_smoothing);
-            state.weekly.learn(slot.hour_of_week, 0.0, config.seasonal_smoothing);
+            state
+                .daily
+                .learn(slot.hour_of_day, 0.0, config.seasonal_smoothing);
+            state
+                .weekly
+                .learn(slot.hour_of_week, 0.0, config.seasonal_smoothing);
             return;
         }
 
@@ -303,10 +329,18 @@ impl SpendAnomalyDetector {
         let residual = value - forecast.baseline;
         let (learned_residual, level_weight, deviation_weight) = if warming_up {
             let mean_weight = 1.0 / f64::from(state.active_buckets + 1);
-            (residual, config.level_smoothing.max(mean_weight), config.deviation_smoothing.max(mean_weight))
+            (
+                residual,
+                config.level_smoothing.max(mean_weight),
+                config.deviation_smoothing.max(mean_weight),
+            )
         } else {
             let limit = config.learning_clip_z * forecast.deviation;
-            (residual.clamp(-limit, limit), config.level_smoothing, config.deviation_smoothing)
+            (
+                residual.clamp(-limit, limit),
+                config.level_smoothing,
+                config.deviation_smoothing,
+            )
         };
 
         if value > 0.0 && !warming_up {
@@ -325,8 +359,14 @@ impl SpendAnomalyDetector {
         }
 
         let observed_offset = forecast.baseline + learned_residual - state.level;
-        state.daily.learn(slot.hour_of_day, observed_offset, config.seasonal_smoothing);
-        state.weekly.learn(slot.hour_of_week, observed_offset, config.seasonal_smoothing);
+        state
+            .daily
+            .learn(slot.hour_of_day, observed_offset, config.seasonal_smoothing);
+        state.weekly.learn(
+            slot.hour_of_week,
+            observed_offset,
+            config.seasonal_smoothing,
+        );
         state.active_buckets = state.active_buckets.saturating_add(1);
     }
 }

@@ -43,14 +43,19 @@ impl HourSlot {
     pub fn of(instant: DateTime<Utc>) -> HourSlot {
         let hour_of_day = instant.hour() as usize;
         let day_of_week = instant.weekday().num_days_from_monday() as usize;
-        HourSlot { hour_of_day, hour_of_week: day_of_week * HOURS_PER_DAY + hour_of_day }
+        HourSlot {
+            hour_of_day,
+            hour_of_week: day_of_week * HOURS_PER_DAY + hour_of_day,
+        }
     }
 }
 
 impl SeasonalProfile {
     /// Creates a profile of `slot_count` empty slots.
     pub fn new(slot_count: usize) -> SeasonalProfile {
-        SeasonalProfile { slots: vec![SlotOffset::default(); slot_count] }
+        SeasonalProfile {
+            slots: vec![SlotOffset::default(); slot_count],
+        }
     }
 
     /// Returns the slot's offset once it has learned at least one bucket.
@@ -102,10 +107,22 @@ mod tests {
     fn hour_slot_starts_monday_midnight() {
         // 2024-01-01 was a Monday.
         let monday = Utc.with_ymd_and_hms(2024, 1, 1, 0, 30, 0).unwrap();
-        assert_eq!(HourSlot::of(monday), HourSlot { hour_of_day: 0, hour_of_week: 0 });
+        assert_eq!(
+            HourSlot::of(monday),
+            HourSlot {
+                hour_of_day: 0,
+                hour_of_week: 0
+            }
+        );
 
         let sunday_late = Utc.with_ymd_and_hms(2024, 1, 7, 23, 59, 59).unwrap();
-        assert_eq!(HourSlot::of(sunday_late), HourSlot { hour_of_day: 23, hour_of_week: 167 });
+        assert_eq!(
+            HourSlot::of(sunday_late),
+            HourSlot {
+                hour_of_day: 23,
+                hour_of_week: 167
+            }
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use super::*;
 
 /// One client's request rate from alibaba/ServeGen: 14 days at 10-minute steps.
-const SERVEGEN_TRACE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/servegen/m-small/chunk-5-trace.csv"));
+const SERVEGEN_TRACE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/servegen/m-small/chunk-5-trace.csv"
+));
 
 /// Price of one request, so that the trace becomes spend of about 15 to 160 per hour
 /// and its first hour stays below `warmup_min_impact`.
@@ -28,7 +30,10 @@ fn hour(index: usize) -> DateTime<Utc> {
 /// Sums the trace's 10-minute request rates into spend per hour.
 fn servegen_hourly_spend() -> Vec<f64> {
     let mut hourly = vec![0.0; 14 * 24];
-    for line in SERVEGEN_TRACE.lines().filter(|line| !line.trim().is_empty()) {
+    for line in SERVEGEN_TRACE
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+    {
         let mut fields = line.split(',');
         let seconds: f64 = fields.next().unwrap().parse().unwrap();
         let requests_per_second: f64 = fields.next().unwrap().parse().unwrap();
@@ -53,11 +58,20 @@ fn four_weeks_with_quiet_weekends() -> Vec<f64> {
 }
 
 fn run(detector: &mut SpendAnomalyDetector, values: &[f64]) -> Vec<Detection> {
-    values.iter().enumerate().map(|(index, value)| detector.observe(hour(index), *value)).collect()
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| detector.observe(hour(index), *value))
+        .collect()
 }
 
 fn alert_hours(detections: &[Detection]) -> Vec<DateTime<Utc>> {
-    detections.iter().enumerate().filter(|(_, detection)| detection.anomalous).map(|(index, _)| hour(index)).collect()
+    detections
+        .iter()
+        .enumerate()
+        .filter(|(_, detection)| detection.anomalous)
+        .map(|(index, _)| hour(index))
+        .collect()
 }
 
 #[test]
@@ -92,16 +106,30 @@ fn ten_times_spike_alerts_within_its_hour() {
     let before = run(&mut detector, &values[..spike]);
     assert!(before.iter().all(|detection| !detection.anomalous));
 
-    let expectation = detector.expected(hour(spike)).expect("warmed up after two weeks");
-    assert!(expectation.upper < values[spike], "{expectation:?} does not flag {}", values[spike]);
-    assert!(expectation.upper > values[spike] / 10.0, "{expectation:?} flags the normal value");
+    let expectation = detector
+        .expected(hour(spike))
+        .expect("warmed up after two weeks");
+    assert!(
+        expectation.upper < values[spike],
+        "{expectation:?} does not flag {}",
+        values[spike]
+    );
+    assert!(
+        expectation.upper > values[spike] / 10.0,
+        "{expectation:?} flags the normal value"
+    );
 
     let detection = detector.observe(hour(spike), values[spike]);
     assert!(detection.anomalous, "{detection:?}");
     assert!(detection.score >= 0.5, "{detection:?}");
 
-    let after: Vec<_> = (spike + 1..spike + 48).map(|index| detector.observe(hour(index), values[index])).collect();
-    let alerts_after: Vec<_> = after.iter().filter(|detection| detection.anomalous).collect();
+    let after: Vec<_> = (spike + 1..spike + 48)
+        .map(|index| detector.observe(hour(index), values[index]))
+        .collect();
+    let alerts_after: Vec<_> = after
+        .iter()
+        .filter(|detection| detection.anomalous)
+        .collect();
     assert!(alerts_after.is_empty(), "{alerts_after:?}");
 }
 
@@ -111,17 +139,28 @@ fn first_spend_alerts_only_when_large() {
     let zeros = vec![0.0; 3 * 7 * 24];
     let first_spend = zeros.len();
 
-    for (spend, alerts) in [(5.0, false), (config.warmup_min_impact * 0.99, false), (config.warmup_min_impact, true), (5_000.0, true)] {
+    for (spend, alerts) in [
+        (5.0, false),
+        (config.warmup_min_impact * 0.99, false),
+        (config.warmup_min_impact, true),
+        (5_000.0, true),
+    ] {
         let mut detector = SpendAnomalyDetector::new(config.clone());
         let before = run(&mut detector, &zeros);
         assert!(before.iter().all(|detection| !detection.anomalous));
 
         let detection = detector.observe(hour(first_spend), spend);
-        assert_eq!(detection.anomalous, alerts, "after zeros, spend {spend}: {detection:?}");
+        assert_eq!(
+            detection.anomalous, alerts,
+            "after zeros, spend {spend}: {detection:?}"
+        );
 
         let mut fresh = SpendAnomalyDetector::new(config.clone());
         let detection = fresh.observe(hour(0), spend);
-        assert_eq!(detection.anomalous, alerts, "first bucket ever, spend {spend}: {detection:?}");
+        assert_eq!(
+            detection.anomalous, alerts,
+            "first bucket ever, spend {spend}: {detection:?}"
+        );
     }
 }
 
@@ -168,7 +207,9 @@ fn noisy_flat_series_stays_quiet() {
     let mut seed: u64 = 42;
     let values: Vec<f64> = (0..6 * 7 * 24)
         .map(|_| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let uniform = (seed >> 11) as f64 / (1u64 << 53) as f64;
             50.0 * (0.8 + 0.4 * uniform)
         })
@@ -231,8 +272,14 @@ fn expected_is_none_during_warmup() {
         detector.observe(hour(index), 20.0);
     }
     let expectation = detector.expected(hour(warmup)).expect("warm-up is over");
-    assert!((expectation.baseline - 20.0).abs() < 1e-9, "{expectation:?}");
-    assert!(expectation.upper >= 20.0 * (1.0 + config.min_relative_change), "{expectation:?}");
+    assert!(
+        (expectation.baseline - 20.0).abs() < 1e-9,
+        "{expectation:?}"
+    );
+    assert!(
+        expectation.upper >= 20.0 * (1.0 + config.min_relative_change),
+        "{expectation:?}"
+    );
 }
 
 #[test]
@@ -274,12 +321,17 @@ fn snapshot_restore_is_bit_identical() {
     let snapshot = postcard::to_allocvec(first.state()).unwrap();
     let state: DetectorState = postcard::from_bytes(&snapshot).unwrap();
     let mut restored = SpendAnomalyDetector::from_state(config, state);
-    detections.extend((split..values.len()).map(|index| restored.observe(hour(index), values[index])));
+    detections
+        .extend((split..values.len()).map(|index| restored.observe(hour(index), values[index])));
 
     assert_eq!(detections.len(), expected.len());
     for (index, (got, want)) in detections.iter().zip(&expected).enumerate() {
         assert_eq!(got.score.to_bits(), want.score.to_bits(), "bucket {index}");
-        assert_eq!(got.baseline.to_bits(), want.baseline.to_bits(), "bucket {index}");
+        assert_eq!(
+            got.baseline.to_bits(),
+            want.baseline.to_bits(),
+            "bucket {index}"
+        );
         assert_eq!(got.anomalous, want.anomalous, "bucket {index}");
     }
     assert_eq!(restored.state(), uninterrupted.state());
@@ -298,19 +350,30 @@ fn snapshot_with_wrong_profile_size_is_rejected() {
 fn config_defaults_fill_missing_fields() {
     let config: AnomalyConfig = serde_json::from_str(r#"{"min_impact": 5.0}"#).unwrap();
     assert_eq!(config.min_impact, 5.0);
-    assert_eq!(config.warmup_buckets, AnomalyConfig::default().warmup_buckets);
+    assert_eq!(
+        config.warmup_buckets,
+        AnomalyConfig::default().warmup_buckets
+    );
     assert_eq!(AnomalyConfig::default().validate(), Ok(()));
 }
 
 #[test]
 fn config_rejects_unknown_field() {
     let error = serde_json::from_str::<AnomalyConfig>(r#"{"min_inpact": 5.0}"#).unwrap_err();
-    assert!(error.to_string().contains("unknown field `min_inpact`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown field `min_inpact`"),
+        "{error}"
+    );
 }
 
 #[test]
 fn config_reports_every_invalid_setting() {
-    let config = AnomalyConfig { level_smoothing: 0.0, alert_z: f64::NAN, min_impact: -1.0, ..AnomalyConfig::default() };
+    let config = AnomalyConfig {
+        level_smoothing: 0.0,
+        alert_z: f64::NAN,
+        min_impact: -1.0,
+        ..AnomalyConfig::default()
+    };
     let problems = config.validate().unwrap_err();
     let settings: Vec<_> = problems.iter().map(|problem| problem.setting).collect();
     assert_eq!(settings, vec!["level_smoothing", "min_impact", "alert_z"]);

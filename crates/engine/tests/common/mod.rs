@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use burnrate_engine::{EngineOutput, PartitionEngine, ProcessingConfig};
-use burnrate_model::{parse_contract_json, AggregateKind, EventKind, SpendAggregate, UsageEvent, WindowKind};
+use burnrate_model::{
+    parse_contract_json, AggregateKind, EventKind, SpendAggregate, UsageEvent, WindowKind,
+};
 use burnrate_pricing::ContractTable;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -16,7 +18,9 @@ pub fn dec(text: &str) -> Decimal {
 }
 
 pub fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// Account `acme` at vendor `openai`, billed in Europe/Berlin: graduated input
@@ -41,7 +45,11 @@ pub const GLOBEX: &str = r#"{"id": "globex-2026", "account": "globex", "vendor":
   ]}"#;
 
 pub fn table() -> ContractTable {
-    ContractTable::new(vec![parse_contract_json(ACME).unwrap(), parse_contract_json(GLOBEX).unwrap()]).unwrap()
+    ContractTable::new(vec![
+        parse_contract_json(ACME).unwrap(),
+        parse_contract_json(GLOBEX).unwrap(),
+    ])
+    .unwrap()
 }
 
 pub fn event(id: &str, account: &str, time: &str, meter: &str, quantity: &str) -> UsageEvent {
@@ -69,7 +77,11 @@ pub fn config() -> ProcessingConfig {
 }
 
 /// Feeds events in order with offsets 0, 1, 2, ... and returns all outputs.
-pub fn run(engine: &mut PartitionEngine, table: &ContractTable, events: &[UsageEvent]) -> Vec<EngineOutput> {
+pub fn run(
+    engine: &mut PartitionEngine,
+    table: &ContractTable,
+    events: &[UsageEvent],
+) -> Vec<EngineOutput> {
     let mut outputs = Vec::new();
     for (offset, event) in events.iter().enumerate() {
         engine.process(event.clone(), offset as i64, None, table, &mut outputs);
@@ -87,7 +99,11 @@ pub fn aggregates(outputs: &[EngineOutput]) -> Vec<&SpendAggregate> {
         .collect()
 }
 
-pub fn of_kind(outputs: &[EngineOutput], window: WindowKind, kind: AggregateKind) -> Vec<&SpendAggregate> {
+pub fn of_kind(
+    outputs: &[EngineOutput],
+    window: WindowKind,
+    kind: AggregateKind,
+) -> Vec<&SpendAggregate> {
     aggregates(outputs)
         .into_iter()
         .filter(|aggregate| aggregate.window == window && aggregate.kind == kind)
