@@ -184,6 +184,7 @@ fn closing_records_at(time: chrono::DateTime<Utc>) -> Vec<OutgoingRecord> {
                 quantity: Decimal::ONE,
                 product: None,
                 dimensions: BTreeMap::new(),
+                cost: None,
             };
             let mut record = OutgoingRecord::new(event.account.clone(), encode_cloudevent(&event));
             record.partition = Some(partition);

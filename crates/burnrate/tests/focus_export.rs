@@ -125,6 +125,97 @@ fn billed_cost_matches_hour_aggregates() {
     }
 }
 
+/// Sums a decimal column of a CSV file per key, reading cells as exact decimals.
+fn sum_by(
+    path: &Path,
+    key_columns: &[&str],
+    amount_column: &str,
+) -> BTreeMap<Vec<String>, Decimal> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let position = |name: &str| {
+        header
+            .iter()
+            .position(|column| column == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let keys: Vec<usize> = key_columns.iter().map(|name| position(name)).collect();
+    let amount = position(amount_column);
+    let mut sums: BTreeMap<Vec<String>, Decimal> = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let key = keys
+            .iter()
+            .map(|index| record[*index].to_lowercase())
+            .collect();
+        *sums.entry(key).or_default() += dec(&record[amount]);
+    }
+    sums
+}
+
+#[test]
+fn focus_input_round_trips_its_billed_cost() {
+    // FOCUS rows carry the vendor's cost, so a replay without contracts counts each
+    // row's BilledCost as stated, and the exported rows add up to the input's.
+    let out = tempfile::tempdir().unwrap();
+    let input = repository_root().join("../shared/data/focus/focus_sample.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["replay", "--format", "focus", "--out"])
+        .arg(out.path())
+        .arg(&input)
+        .output()
+        .expect("the burnrate binary runs");
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no contracts given"));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("unrated.jsonl")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("dead_letters.jsonl")).unwrap(),
+        ""
+    );
+
+    // The sample's accounts are SubAccountId (BillingAccountId without one); the
+    // export names the account BillingAccountId.
+    let mut expected: BTreeMap<Vec<String>, Decimal> = BTreeMap::new();
+    let mut reader = csv::Reader::from_path(&input).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let cell = |record: &csv::StringRecord, name: &str| {
+        let value = record[header.iter().position(|column| column == name).unwrap()]
+            .trim()
+            .to_owned();
+        (!value.is_empty() && !value.eq_ignore_ascii_case("null")).then_some(value)
+    };
+    for record in reader.records() {
+        let record = record.unwrap();
+        let account = cell(&record, "SubAccountId")
+            .or_else(|| cell(&record, "BillingAccountId"))
+            .unwrap();
+        let key = vec![
+            account.to_lowercase(),
+            cell(&record, "ProviderName").unwrap().to_lowercase(),
+        ];
+        *expected.entry(key).or_default() += dec(&cell(&record, "BilledCost").unwrap());
+    }
+    let exported = sum_by(
+        &out.path().join("focus.csv"),
+        &["BillingAccountId", "ProviderName"],
+        "BilledCost",
+    );
+
+    assert_eq!(exported.len(), expected.len());
+    for (key, billed) in &expected {
+        assert_eq!(exported.get(key), Some(billed), "BilledCost of {key:?}");
+    }
+    let total: Decimal = expected.values().sum();
+    assert!(total > Decimal::ZERO);
+}
+
 #[test]
 fn row_cells_match_their_aggregate() {
     let out = tempfile::tempdir().unwrap();

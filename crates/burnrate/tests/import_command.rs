@@ -53,7 +53,7 @@ fn openai_completions_page(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn import_focus_keeps_billed_cost() {
+fn import_focus_carries_billed_cost() {
     let output = burnrate(&[
         "import",
         "--format",
@@ -84,9 +84,12 @@ fn import_focus_keeps_billed_cost() {
         .sum();
     let imported: Decimal = events
         .iter()
-        .map(|event| dec(event["data"]["dimensions"]["billed_cost"].as_str().unwrap()))
+        .map(|event| dec(event["data"]["cost"].as_str().unwrap()))
         .sum();
     assert_eq!(imported, expected);
+    assert!(events
+        .iter()
+        .all(|event| event["data"]["currency"] == "USD"));
     assert_eq!(events[0]["source"], "aws");
     assert_eq!(events[0]["subject"], "51738928782");
 }
@@ -277,7 +280,7 @@ fn import_anthropic_usage_and_cost() {
     // The cost items' amounts in cents, converted by hand and added: 15189.074 cents.
     let billed: Decimal = events
         .iter()
-        .filter_map(|event| event["data"]["dimensions"]["billed_cost"].as_str())
+        .filter_map(|event| event["data"]["cost"].as_str())
         .map(dec)
         .sum();
     assert_eq!(billed, dec("151.89074"));

@@ -158,7 +158,7 @@ fn invalid_contracts_exit_2_with_every_problem() {
     let contracts = directory.path().join("contracts.jsonl");
     std::fs::write(
         &contracts,
-        r#"{"id": "bad", "account": "acme", "vendor": "openai", "currency": "USX", "timezone": "Mars/Olympus", "prices": []}"#,
+        r#"{"id": "bad", "account": "acme", "vendor": "openai", "currency": "USX", "timezone": "Mars/Olympus", "billing_anchor_day": 32, "prices": []}"#,
     )
     .unwrap();
     let output = burnrate(&[
@@ -175,7 +175,7 @@ fn invalid_contracts_exit_2_with_every_problem() {
         "{stderr}"
     );
     assert!(stderr.contains("timezone"), "{stderr}");
-    assert!(stderr.contains("prices: empty"), "{stderr}");
+    assert!(stderr.contains("billing_anchor_day"), "{stderr}");
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use burnrate_model::event::{CORRECTION_EVENT_TYPE, USAGE_EVENT_TYPE};
-use burnrate_model::{format_decimal, parse_decimal, EventError, EventKind, UsageEvent};
+use burnrate_model::{
+    format_decimal, parse_decimal, EventError, EventKind, UsageEvent, VendorCost,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -73,6 +75,10 @@ struct RawData<'a> {
     product: Option<Cow<'a, str>>,
     #[serde(default)]
     dimensions: Option<BTreeMap<String, String>>,
+    #[serde(borrow)]
+    cost: Option<&'a RawValue>,
+    #[serde(borrow)]
+    currency: Option<Cow<'a, str>>,
 }
 
 /// Decodes one CloudEvents JSON record into a validated usage event.
@@ -115,7 +121,12 @@ pub fn decode_cloudevent(bytes: &[u8]) -> Result<UsageEvent, DecodeError> {
     let data = raw.data.ok_or(DecodeError::Missing("data"))?;
     let meter = required(data.meter, "data.meter")?;
     let quantity_raw = data.quantity.ok_or(DecodeError::Missing("data.quantity"))?;
-    let quantity = parse_quantity(quantity_raw)?;
+    let quantity = parse_amount(quantity_raw, "data.quantity")?;
+    let cost = data
+        .cost
+        .map(|raw| parse_amount(raw, "data.cost"))
+        .transpose()?;
+    let cost = VendorCost::from_parts(cost, data.currency.as_deref())?;
 
     let event = UsageEvent {
         id,
@@ -130,6 +141,7 @@ pub fn decode_cloudevent(bytes: &[u8]) -> Result<UsageEvent, DecodeError> {
             .map(Cow::into_owned)
             .filter(|product| !product.is_empty()),
         dimensions: data.dimensions.unwrap_or_default(),
+        cost,
     };
     event.validate()?;
     Ok(event)
@@ -166,15 +178,15 @@ fn parse_event_time(text: &str) -> Result<DateTime<Utc>, DecodeError> {
         })
 }
 
-/// Reads a quantity from a JSON string or number, exactly.
-fn parse_quantity(raw: &RawValue) -> Result<rust_decimal::Decimal, DecodeError> {
+/// Reads an amount (`data.quantity`, `data.cost`) from a JSON string or number, exactly.
+fn parse_amount(raw: &RawValue, field: &'static str) -> Result<rust_decimal::Decimal, DecodeError> {
     let text = raw.get();
     let digits: Cow<'_, str> = if text.starts_with('"') {
         match serde_json::from_str::<Cow<'_, str>>(text) {
             Ok(inner) => inner,
             Err(error) => {
                 return Err(DecodeError::Invalid {
-                    field: "data.quantity",
+                    field,
                     value: text.to_owned(),
                     problem: error.to_string(),
                 })
@@ -184,13 +196,13 @@ fn parse_quantity(raw: &RawValue) -> Result<rust_decimal::Decimal, DecodeError> 
         Cow::Borrowed(text)
     } else {
         return Err(DecodeError::Invalid {
-            field: "data.quantity",
+            field,
             value: text.to_owned(),
             problem: "expected a decimal number as a string such as \"1000\"".to_owned(),
         });
     };
     parse_decimal(&digits).map_err(|error| DecodeError::Invalid {
-        field: "data.quantity",
+        field,
         value: digits.into_owned(),
         problem: error.to_string(),
     })
@@ -240,6 +252,10 @@ pub fn encode_cloudevent(event: &UsageEvent) -> String {
             .map(|(name, value)| (name.clone(), serde_json::Value::from(value.clone())))
             .collect();
         data.insert("dimensions".into(), serde_json::Value::Object(dimensions));
+    }
+    if let Some(cost) = &event.cost {
+        data.insert("cost".into(), format_decimal(cost.amount).into());
+        data.insert("currency".into(), cost.currency.code().into());
     }
 
     let record = serde_json::json!({
@@ -418,5 +434,72 @@ mod tests {
         let event = decode_cloudevent(with_quantity(r#""0.0000025""#).as_bytes()).unwrap();
         let encoded = encode_cloudevent(&event);
         assert_eq!(decode_cloudevent(encoded.as_bytes()).unwrap(), event);
+
+        let costed = decode_cloudevent(
+            with_cost(r#""cost": "0.00000080000", "currency": "USD""#).as_bytes(),
+        )
+        .unwrap();
+        let encoded = encode_cloudevent(&costed);
+        assert!(encoded.contains(r#""cost":"0.0000008""#), "{encoded}");
+        assert_eq!(decode_cloudevent(encoded.as_bytes()).unwrap(), costed);
+    }
+
+    fn with_cost(fields: &str) -> String {
+        EXAMPLE.replace(
+            r#""product": "gpt-4.1","#,
+            &format!(r#""product": "gpt-4.1", {fields},"#),
+        )
+    }
+
+    #[test]
+    fn vendor_cost_keeps_every_digit() {
+        let event = decode_cloudevent(
+            with_cost(r#""cost": "0.00000080000", "currency": "USD""#).as_bytes(),
+        )
+        .unwrap();
+        let cost = event.cost.unwrap();
+        assert_eq!(cost.amount.to_string(), "0.00000080000");
+        assert_eq!(cost.currency.code(), "USD");
+
+        let event =
+            decode_cloudevent(with_cost(r#""cost": 0.1, "currency": "credits""#).as_bytes())
+                .unwrap();
+        let cost = event.cost.unwrap();
+        assert_eq!(cost.amount, Decimal::from_str("0.1").unwrap());
+        assert_eq!(cost.currency.code(), "credits");
+    }
+
+    #[test]
+    fn vendor_cost_errors_name_the_fix() {
+        let cases = [
+            (
+                r#""cost": "1.5""#,
+                "data.cost and data.currency go together",
+            ),
+            (r#""currency": "USD""#, "leave the currency out"),
+            (
+                r#""cost": "1.5", "currency": "usd""#,
+                "write ISO codes in upper case",
+            ),
+            (r#""cost": "1e400", "currency": "USD""#, "data.cost"),
+            (
+                r#""cost": "-1.5", "currency": "USD""#,
+                "burnrate.usage.correction",
+            ),
+        ];
+        for (fields, expected) in cases {
+            let error = decode_cloudevent(with_cost(fields).as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{fields}: {error}");
+        }
+
+        let correction = with_cost(r#""cost": "-1.5", "currency": "USD""#)
+            .replace("burnrate.usage\"", "burnrate.usage.correction\"");
+        let event = decode_cloudevent(correction.as_bytes()).unwrap();
+        assert_eq!(
+            event.cost.unwrap().amount,
+            Decimal::from_str("-1.5").unwrap()
+        );
     }
 }

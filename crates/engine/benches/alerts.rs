@@ -57,6 +57,7 @@ fn events() -> Vec<UsageEvent> {
             quantity: Decimal::from(100 + (index % 3000) as i64),
             product: None,
             dimensions: BTreeMap::from([("team".to_owned(), teams[index % 3].to_owned())]),
+            cost: None,
         })
         .collect()
 }

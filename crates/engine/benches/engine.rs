@@ -189,6 +189,7 @@ fn build_events() -> Vec<UsageEvent> {
             quantity: Decimal::from(quantity),
             product: Some(PRODUCTS[random.below(2) as usize].to_owned()),
             dimensions: dimensions(user),
+            cost: None,
         });
         fresh += 1;
     }
@@ -340,6 +341,7 @@ fn build_million_series() -> PartitionEngine {
         quantity: Decimal::from(1 + index % 5000),
         product: Some(PRODUCTS[0].to_owned()),
         dimensions: dimensions(index),
+        cost: None,
     });
 
     let mut engine = PartitionEngine::new(ProcessingConfig::default());

@@ -118,6 +118,7 @@ fn series_event(index: usize) -> UsageEvent {
             ("project".to_owned(), format!("project-{}", index % 7)),
             ("user".to_owned(), format!("user-{index}")),
         ]),
+        cost: None,
     }
 }
 

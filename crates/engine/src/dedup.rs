@@ -72,6 +72,12 @@ pub fn content_hash(event: &UsageEvent) -> u32 {
         field(name.as_bytes());
         field(value.as_bytes());
     }
+    // Only events with a vendor cost hash it, so events without one keep the hashes
+    // that snapshots written before costs existed hold.
+    if let Some(cost) = &event.cost {
+        field(cost.amount.normalize().to_string().as_bytes());
+        field(cost.currency.code().as_bytes());
+    }
     hasher.digest() as u32
 }
 

@@ -455,10 +455,12 @@ impl PartitionEngine {
     }
 
     fn mark_rating_dirty(&mut self, event: &UsageEvent, charge: &Charge) {
-        self.state.dirty.rating_periods.insert(PeriodKey {
-            price_key: Arc::clone(&charge.price_key),
-            period_start: charge.period.start,
-        });
+        if let Some(price_key) = &charge.price_key {
+            self.state.dirty.rating_periods.insert(PeriodKey {
+                price_key: Arc::clone(price_key),
+                period_start: charge.period.start,
+            });
+        }
         if let Some(prepaid) = charge
             .contract
             .prepaid

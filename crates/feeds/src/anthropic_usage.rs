@@ -17,8 +17,9 @@
 //!   `context_window` and every other grouping field under its own name.
 //!
 //! A cost result carries `amount`, a decimal string in cents. It becomes one event whose
-//! quantity and `billed_cost` dimension are the amount in dollars, shifted two decimal
-//! places exactly, with `currency` in `billing_currency`. Its meter ends in `_cost` so
+//! quantity and vendor cost are the amount in dollars, shifted two decimal places
+//! exactly, in the result's `currency`; rating counts that cost as stated. Its meter
+//! ends in `_cost` so
 //! that dollars never share a meter with tokens: the usage meter of its `token_type`
 //! (`output_tokens_cost`), else its `cost_type` (`web_search_cost`), else `cost` when
 //! the report was not grouped by description.
@@ -37,8 +38,9 @@
 //! NOTE: Anthropic reports a null `workspace_id` both for the default workspace and for
 //! a report not grouped by workspace. The adapter cannot distinguish the two, so both
 //! become the account `default`. Group by `workspace_id` to get one account per workspace.
-//! NOTE: the usage and cost reports describe the same spend. Price the usage report or
-//! carry the cost report, not both, or the spend is counted twice.
+//! NOTE: the usage and cost reports describe the same spend. Import the usage report to
+//! price it by contract, or the cost report to count Anthropic's cost, not both, or the
+//! spend is counted twice.
 //! NOTE: a bucket that was still open when exported keeps its id when re-exported with
 //! a larger quantity, so the later export is dropped as a duplicate; export closed
 //! buckets only.
@@ -46,7 +48,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use burnrate_model::{EventKind, UsageEvent};
+use burnrate_model::{EventKind, UsageEvent, VendorCost};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -227,7 +229,13 @@ fn usage_events(
         if quantity.is_zero() {
             continue;
         }
-        events.push(event(context, meter, quantity, context.dimensions.clone()));
+        events.push(event(
+            context,
+            meter,
+            quantity,
+            context.dimensions.clone(),
+            None,
+        ));
     }
     Ok(events)
 }
@@ -267,12 +275,22 @@ fn cost_event(
         (None, None) => "cost".to_owned(),
     };
 
-    let mut dimensions = context.dimensions.clone();
-    dimensions.insert("billed_cost".to_owned(), dollars.to_string());
-    if let Some(currency) = currency {
-        dimensions.insert("billing_currency".to_owned(), currency.to_ascii_uppercase());
+    // The amount is in cents, so only a currency with two decimals reads right.
+    let currency = currency
+        .ok_or("cost result has no currency; the cost report states \"USD\"")?
+        .to_ascii_uppercase();
+    let cost = VendorCost::from_parts(Some(dollars), Some(&currency))
+        .map_err(|error| error.to_string())?;
+    if cost.as_ref().and_then(|cost| cost.currency.minor_units()) != Some(2) {
+        return Err(format!("cost result in {currency}: amounts in cents convert only for currencies with two decimals, such as USD"));
     }
-    Ok(Some(event(context, meter, dollars, dimensions)))
+    Ok(Some(event(
+        context,
+        meter,
+        dollars,
+        context.dimensions.clone(),
+        cost,
+    )))
 }
 
 fn event(
@@ -280,6 +298,7 @@ fn event(
     meter: String,
     quantity: Decimal,
     dimensions: BTreeMap<String, String>,
+    cost: Option<VendorCost>,
 ) -> UsageEvent {
     UsageEvent {
         id: format!("{}-{meter}{}", context.id_prefix, context.group_key),
@@ -296,6 +315,7 @@ fn event(
         quantity,
         product: context.product.clone(),
         dimensions,
+        cost,
     }
 }
 

@@ -136,6 +136,7 @@ fn request_events(
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect(),
+        cost: None,
     };
     Ok([
         make("in", "input_tokens", context_tokens),

@@ -25,7 +25,10 @@
 //!
 //! NOTE: projected costs are forecasts of the month, not incurred spend; their events
 //! carry `cost_kind` = `projected_cost` and should not be mixed with actual costs.
-//! NOTE: the cost responses name no currency, so `billing_currency` is not set.
+//! NOTE: the cost responses name no currency, so their events carry no vendor cost:
+//! the amount is the quantity of meter `cost` (and the `billed_cost` dimension). A
+//! contract in the billing currency with a `per_unit` price of 1 for meter `cost`
+//! counts it as spend.
 //! NOTE: hourly usage attribution (`/api/v1/usage/hourly-attribution`) breaks usage down
 //! by tag and would double-count plain hourly usage; its rows are reported as unsupported.
 
@@ -207,6 +210,7 @@ fn make_event(parts: EventParts<'_>) -> Result<Option<UsageEvent>, String> {
         quantity,
         product: parts.product.map(str::to_owned),
         dimensions,
+        cost: None,
     };
     event.validate().map_err(|error| error.to_string())?;
     Ok(Some(event))

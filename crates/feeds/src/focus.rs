@@ -10,8 +10,9 @@
 //!   exports of one provider agree;
 //! - `product` is `ServiceName`, or `SkuId` when the row has no service name;
 //! - `time` is `ChargePeriodStart`, in UTC (`2024-09-18 22:00:00` or RFC 3339);
-//! - `BilledCost`, `EffectiveCost` and `BillingCurrency` are carried in the
-//!   `billed_cost`, `effective_cost` and `billing_currency` dimensions, next to
+//! - `BilledCost` in `BillingCurrency` is the event's vendor cost, so rating counts it
+//!   as stated instead of pricing the row again;
+//! - `EffectiveCost` is carried in the `effective_cost` dimension, next to
 //!   `charge_category`, `charge_frequency`, `sku_id`, `sku_price_id`, `region_id` and
 //!   `service_category`.
 //!
@@ -25,15 +26,13 @@
 //! amounts, quantities and unit prices: the same charge keeps its id when a later
 //! export restates its cost, and a re-import is deduplicated.
 //!
-//! NOTE: pricing of pre-costed events is not implemented yet. The vendor's cost is only
-//! carried in dimensions, so rating these events against a contract prices them again.
 //! NOTE: `Tags` is not turned into dimensions.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::str::FromStr;
 
-use burnrate_model::{EventKind, UsageEvent};
+use burnrate_model::{EventKind, UsageEvent, VendorCost};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 
@@ -174,9 +173,10 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent
         && !quantity.is_sign_negative()
         && !billed_cost.is_sign_negative();
 
+    let cost = VendorCost::from_parts(Some(billed_cost), Some(currency))
+        .map_err(|error| error.to_string())?;
+
     let mut dimensions = BTreeMap::new();
-    dimensions.insert("billed_cost".to_owned(), billed_cost.to_string());
-    dimensions.insert("billing_currency".to_owned(), currency.to_owned());
     if let Some(effective_cost) = effective_cost {
         dimensions.insert("effective_cost".to_owned(), effective_cost.to_string());
     }
@@ -209,6 +209,7 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<UsageEvent
             .or_else(|| cell("SkuId"))
             .map(str::to_owned),
         dimensions,
+        cost,
     };
     event.validate().map_err(|error| error.to_string())?;
     Ok(event)

@@ -180,6 +180,7 @@ fn result_events(
             quantity,
             product: product.map(str::to_owned),
             dimensions: dimensions.clone(),
+            cost: None,
         });
     }
     for event in &events {

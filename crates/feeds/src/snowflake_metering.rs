@@ -229,6 +229,7 @@ fn row_event(columns: &Columns, record: &csv::StringRecord) -> Result<Option<Usa
         quantity,
         product: Some(service_type.to_owned()),
         dimensions,
+        cost: None,
     };
     event.validate().map_err(|error| error.to_string())?;
     Ok(Some(event))

@@ -7,21 +7,19 @@
 //! `meter` is `category`, `quantity` is `usage` (its unit in the `usage_unit`
 //! dimension), `time` is `start_date` at 00:00 UTC, `account` is `account_sid`, and the
 //! id is `account_sid`, `category`, `start_date` and `end_date` joined, so a re-import
-//! is deduplicated. Twilio's own `price` is kept in the `billed_cost` and
-//! `billing_currency` dimensions.
+//! is deduplicated. Twilio's own `price` in `price_unit` is the event's vendor cost, so
+//! rating counts it as stated instead of pricing the record again.
 //!
 //! Records with zero usage and zero price are skipped, because daily exports list every
 //! category whether it was used or not.
 //!
 //! NOTE: categories nest (`calls` includes `calls-inbound`, `totalprice` sums every
-//! price), and records are imported as exported; price either parent or child
-//! categories, never both.
-//! NOTE: pricing of events that already carry a vendor cost is not implemented yet, so
-//! `billed_cost` is informational.
+//! price), and records are imported as exported; import either parent or child
+//! categories, never both, or their costs count twice.
 
 use std::io::Read;
 
-use burnrate_model::{EventKind, UsageEvent};
+use burnrate_model::{EventKind, UsageEvent, VendorCost};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 
@@ -106,15 +104,19 @@ fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, Str
     if let Some(count) = record.get("count").and_then(json_decimal) {
         dimensions.insert("count".to_owned(), count.to_string());
     }
-    if let Some(price) = price {
-        dimensions.insert("billed_cost".to_owned(), price.to_string());
-        if let Some(unit) = json_text(record, "price_unit") {
-            dimensions.insert("billing_currency".to_owned(), unit.to_ascii_uppercase());
-        }
+    // Twilio writes the ISO 4217 code in lower case (`usd`).
+    let currency = json_text(record, "price_unit").map(str::to_ascii_uppercase);
+    if price.is_some() && currency.is_none() {
+        return Err(format!(
+            "usage record {position} has a price but no price_unit; add the currency of the price"
+        ));
     }
+    let cost =
+        VendorCost::from_parts(price, currency.as_deref()).map_err(|error| error.to_string())?;
 
     // A usage event cannot be negative, so a negative record (a credit) is a correction.
-    let kind = if usage.is_sign_negative() {
+    let negative = usage.is_sign_negative() || price.is_some_and(|price| price.is_sign_negative());
+    let kind = if negative {
         EventKind::Correction
     } else {
         EventKind::Usage
@@ -129,6 +131,7 @@ fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, Str
         quantity: usage,
         product: None,
         dimensions,
+        cost,
     };
     event.validate().map_err(|error| error.to_string())?;
     Ok(Some(event))

@@ -159,33 +159,34 @@ fn anthropic_cost_cents_to_dollars() {
     let events = events_only(read_anthropic(&json_file(COST_FILE)));
 
     // Hand-converted: cents / 100, the zero row skipped.
-    let costs: Vec<(&str, &str)> = events
+    let costs: Vec<(&str, String)> = events
         .iter()
         .map(|event| {
             (
                 event.meter.as_str(),
-                event.dimensions["billed_cost"].as_str(),
+                event.cost.as_ref().unwrap().amount.to_string(),
             )
         })
         .collect();
     assert_eq!(
         costs,
         [
-            ("uncached_input_tokens_cost", "123.456"),
-            ("output_tokens_cost", "18.051"),
-            ("cache_creation_5m_input_tokens_cost", "10.3125"),
-            ("web_search_cost", "0.07"),
-            ("uncached_input_tokens_cost", "0.00124"),
+            ("uncached_input_tokens_cost", "123.456".to_owned()),
+            ("output_tokens_cost", "18.051".to_owned()),
+            ("cache_creation_5m_input_tokens_cost", "10.3125".to_owned()),
+            ("web_search_cost", "0.07".to_owned()),
+            ("uncached_input_tokens_cost", "0.00124".to_owned()),
         ]
     );
     for event in &events {
-        assert_eq!(
-            event.quantity,
-            dec(&event.dimensions["billed_cost"]),
+        let cost = event.cost.as_ref().unwrap();
+        assert_eq!(event.quantity, cost.amount, "{}", event.id);
+        assert_eq!(cost.currency.code(), "USD");
+        assert!(
+            !event.dimensions.contains_key("billed_cost"),
             "{}",
             event.id
         );
-        assert_eq!(event.dimensions["billing_currency"], "USD");
         assert_eq!(event.kind, EventKind::Usage);
     }
     assert_eq!(

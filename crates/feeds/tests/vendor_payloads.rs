@@ -256,9 +256,11 @@ fn twilio_record_maps_string_numbers() {
     assert_eq!(event.source, "twilio");
     assert_eq!(event.dimensions["usage_unit"], "messages");
     assert_eq!(event.dimensions["count"], "7");
-    assert_eq!(event.dimensions["billed_cost"], "-0.0875");
-    assert_eq!(event.dimensions["billing_currency"], "USD");
-    assert_eq!(event.kind, EventKind::Usage);
+    let cost = event.cost.as_ref().unwrap();
+    assert_eq!(cost.amount.to_string(), "-0.0875");
+    assert_eq!(cost.currency.code(), "USD");
+    // Only a correction may carry a negative cost: this record is a credit.
+    assert_eq!(event.kind, EventKind::Correction);
 }
 
 #[test]
@@ -522,7 +524,7 @@ fn focus_totals_match_group_by() {
         let key = (event.account.clone(), event.product.clone().unwrap(), hour);
         let entry = actual.entry(key).or_default();
         entry[0] += event.quantity;
-        entry[1] += dec(&event.dimensions["billed_cost"]);
+        entry[1] += event.cost.as_ref().unwrap().amount;
         entry[2] += dec(&event.dimensions["effective_cost"]);
     }
     assert_eq!(actual.len(), expected.len());
@@ -548,9 +550,10 @@ fn focus_first_row_by_hand() {
     assert_eq!(first.quantity.to_string(), "2.000000000000000");
     assert_eq!(first.time, time("2024-09-18T22:00:00Z"));
     assert_eq!(first.kind, EventKind::Usage);
-    assert_eq!(first.dimensions["billed_cost"], "0.00000080000");
+    let cost = first.cost.as_ref().unwrap();
+    assert_eq!(cost.amount.to_string(), "0.00000080000");
+    assert_eq!(cost.currency.code(), "USD");
     assert_eq!(first.dimensions["effective_cost"], "0.00000000000");
-    assert_eq!(first.dimensions["billing_currency"], "USD");
     assert_eq!(first.dimensions["sku_id"], "G95FST5FTYV3JSRX");
     assert!(!first.dimensions.contains_key("commitment_discount_id"));
 }
@@ -568,7 +571,10 @@ fn focus_credit_and_negative_rows_are_corrections() {
     assert_eq!(credits[0].kind, EventKind::Correction);
     assert_eq!(credits[0].meter, "Hours");
     assert_eq!(credits[0].quantity, Decimal::ZERO);
-    assert_eq!(credits[0].dimensions["billed_cost"], "-2.61370000000");
+    assert_eq!(
+        credits[0].cost.as_ref().unwrap().amount.to_string(),
+        "-2.61370000000"
+    );
 
     // Corrections are exactly the rows that are not Usage or carry a negative amount,
     // counted from the raw CSV.

@@ -345,6 +345,7 @@ mod tests {
             quantity: Decimal::from_str("0.0000025").unwrap(),
             product: Some("gpt-4o".to_owned()),
             dimensions: BTreeMap::from([("team".to_owned(), "search".to_owned())]),
+            cost: None,
         }
     }
 

@@ -439,14 +439,12 @@ impl Pipeline {
             return Ok(());
         }
         let table = self.contracts.current();
-        let Some(contract) = table.get(&aggregate.contract_id) else {
+        let Some(period) = table.billing_period_of(&aggregate.contract_id, aggregate.window_start)
+        else {
             warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
             return Ok(());
         };
-        let row = match FocusRow::from_aggregate(
-            aggregate,
-            contract.billing_period(aggregate.window_start),
-        ) {
+        let row = match FocusRow::from_aggregate(aggregate, period) {
             Ok(row) => row,
             Err(error) => {
                 warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, %error, "no FOCUS row for an aggregate");

@@ -16,6 +16,10 @@ use crate::billing_period::{billing_period_containing, BillingPeriod};
 use crate::currency::Currency;
 use crate::decimal::serde_exact;
 
+/// The start of the ids of implicit vendor-billed contracts (see
+/// [`Contract::vendor_billed`]); written contracts may not use it.
+pub const VENDOR_BILLED_ID_PREFIX: &str = "vendor-billed:";
+
 /// A validated contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contract {
@@ -31,7 +35,8 @@ pub struct Contract {
     pub timezone: Tz,
     /// Day of the month on which a billing period starts; a day past the month's end means its last day.
     pub billing_anchor_day: u32,
-    /// Effective-dated prices, never empty.
+    /// Effective-dated prices; empty for a contract that only covers usage arriving
+    /// with the vendor's cost.
     pub prices: Vec<Price>,
     /// Prepaid pool drawn down before anything is billed.
     pub prepaid: Option<Prepaid>,
@@ -340,6 +345,12 @@ impl Contract {
                 problems.add(field, "must not be empty");
             }
         }
+        if spec.id.starts_with(VENDOR_BILLED_ID_PREFIX) {
+            problems.add(
+                "id",
+                format!("ids starting with {VENDOR_BILLED_ID_PREFIX:?} name burnrate's implicit contracts of vendor-costed usage; choose another id"),
+            );
+        }
 
         let currency = match spec.currency.parse::<Currency>() {
             Ok(currency) => Some(currency),
@@ -444,6 +455,35 @@ impl Contract {
         }
     }
 
+    /// Returns the implicit contract under which burnrate counts usage that arrives
+    /// with the vendor's cost when `account` has no contract with `vendor`.
+    ///
+    /// It has no prices (the vendor's cost is taken as stated), no prepaid pool and
+    /// no budgets, and its billing periods are calendar months in UTC. Its id is
+    /// `vendor-billed:VENDOR:ACCOUNT:CURRENCY`, so each currency is summed apart.
+    pub fn vendor_billed(account: &str, vendor: &str, currency: Currency) -> Contract {
+        Contract {
+            id: format!("{VENDOR_BILLED_ID_PREFIX}{vendor}:{account}:{currency}"),
+            account: account.to_owned(),
+            vendor: vendor.to_owned(),
+            currency,
+            timezone: Tz::UTC,
+            billing_anchor_day: 1,
+            prices: Vec::new(),
+            prepaid: None,
+            budgets: Vec::new(),
+            rounding: None,
+        }
+    }
+
+    /// Returns the billing period containing `time` of the contract with this id,
+    /// when the id names an implicit vendor-billed contract, which is in no table.
+    pub fn vendor_billed_period(contract_id: &str, time: DateTime<Utc>) -> Option<BillingPeriod> {
+        contract_id
+            .starts_with(VENDOR_BILLED_ID_PREFIX)
+            .then(|| billing_period_containing(time, Tz::UTC, 1))
+    }
+
     /// Returns the billing period of this contract that contains `time`.
     pub fn billing_period(&self, time: DateTime<Utc>) -> BillingPeriod {
         billing_period_containing(time, self.timezone, self.billing_anchor_day)
@@ -488,10 +528,8 @@ fn price_to_spec(price: &Price) -> PriceSpec {
 }
 
 fn validate_prices(specs: &[PriceSpec], problems: &mut Problems<'_>) -> Vec<Price> {
-    if specs.is_empty() {
-        problems.add("prices", "empty; a contract needs at least one price");
-    }
-
+    // NOTE: a contract without prices is valid: it gives usage that arrives with the
+    // vendor's cost a currency, billing period, prepaid pool and budgets.
     let mut prices = Vec::with_capacity(specs.len());
     for (index, spec) in specs.iter().enumerate() {
         let field = format!("prices[{index}]");

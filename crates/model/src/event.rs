@@ -6,6 +6,8 @@ use chrono::{DateTime, Datelike, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::currency::{Currency, CurrencyError};
+
 /// The CloudEvents `type` of a plain usage event.
 pub const USAGE_EVENT_TYPE: &str = "burnrate.usage";
 
@@ -56,6 +58,43 @@ pub struct UsageEvent {
     pub product: Option<String>,
     /// Breakdown labels such as team, project and user.
     pub dimensions: BTreeMap<String, String>,
+    /// What the vendor already charged for this usage, when the feed reports it
+    /// (FOCUS `BilledCost`, a cost report's amount). Such an event is not priced again.
+    pub cost: Option<VendorCost>,
+}
+
+/// The cost a vendor states for the usage of one event, in the currency it bills.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VendorCost {
+    /// The amount, exact as the vendor reported it. Negative only in a correction.
+    pub amount: Decimal,
+    /// The currency of `amount`.
+    pub currency: Currency,
+}
+
+impl VendorCost {
+    /// Builds the vendor cost of an event from its optional `data.cost` and
+    /// `data.currency`, which must be given both or neither.
+    pub fn from_parts(
+        amount: Option<Decimal>,
+        currency: Option<&str>,
+    ) -> Result<Option<VendorCost>, EventError> {
+        match (amount, currency) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(EventError::CostWithoutCurrency(
+                "add the ISO 4217 code (\"USD\") or virtual currency name the cost is in",
+            )),
+            (None, Some(_)) => Err(EventError::CostWithoutCurrency(
+                "add the cost, or leave the currency out to have the event priced by its contract",
+            )),
+            (Some(amount), Some(code)) => {
+                let currency = code
+                    .parse::<Currency>()
+                    .map_err(EventError::InvalidCurrency)?;
+                Ok(Some(VendorCost { amount, currency }))
+            }
+        }
+    }
 }
 
 /// A rule a parsed usage event breaks.
@@ -70,6 +109,18 @@ pub enum EventError {
         /// The time as given.
         time: DateTime<Utc>,
     },
+    /// `data.cost` and `data.currency` do not come together.
+    #[error("data.cost and data.currency go together; {0}")]
+    CostWithoutCurrency(&'static str),
+    /// `data.currency` is not a currency burnrate knows.
+    #[error("invalid data.currency: {0}")]
+    InvalidCurrency(CurrencyError),
+    /// A plain usage event carries a negative vendor cost.
+    #[error("negative cost {amount} in a usage event; send credits and refunds as type \"burnrate.usage.correction\"")]
+    NegativeCost {
+        /// The cost as given.
+        amount: Decimal,
+    },
     /// A plain usage event carries a negative quantity.
     #[error("negative quantity {quantity} in a usage event; send negative quantities as type \"burnrate.usage.correction\"")]
     NegativeUsage {
@@ -80,7 +131,8 @@ pub enum EventError {
 
 impl UsageEvent {
     /// Checks the rules that hold for every event whatever its encoding: required
-    /// text fields are non-empty and only corrections may be negative.
+    /// text fields are non-empty and only corrections may have a negative
+    /// quantity or cost.
     pub fn validate(&self) -> Result<(), EventError> {
         let required = [
             ("id", &self.id),
@@ -108,6 +160,16 @@ impl UsageEvent {
             return Err(EventError::NegativeUsage {
                 quantity: self.quantity,
             });
+        }
+        if let Some(cost) = &self.cost {
+            if self.kind == EventKind::Usage
+                && cost.amount.is_sign_negative()
+                && !cost.amount.is_zero()
+            {
+                return Err(EventError::NegativeCost {
+                    amount: cost.amount,
+                });
+            }
         }
         Ok(())
     }

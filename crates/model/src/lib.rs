@@ -17,7 +17,7 @@ pub use alert::{Alert, AlertKind, AlertStatus, Contributor, Severity};
 pub use billing_period::{billing_period_containing, BillingPeriod};
 pub use contract::{
     Budget, Contract, ContractError, ContractSpec, Prepaid, Price, Pricing, Rounding, RoundingMode,
-    Tier,
+    Tier, VENDOR_BILLED_ID_PREFIX,
 };
 pub use contract_file::{
     parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, ContractLoadError,
@@ -25,5 +25,5 @@ pub use contract_file::{
 pub use currency::Currency;
 pub use dead_letter::DeadLetter;
 pub use decimal::{format_decimal, parse_decimal, DecimalError};
-pub use event::{EventError, EventKind, UsageEvent};
+pub use event::{EventError, EventKind, UsageEvent, VendorCost};
 pub use focus::{focus_charge_window, FocusError, FocusRow, FOCUS_COLUMNS, FOCUS_VERSION};

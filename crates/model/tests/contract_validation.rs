@@ -134,10 +134,18 @@ fn unknown_time_zone_is_rejected() {
 }
 
 #[test]
-fn empty_prices_are_rejected() {
+fn contract_without_prices_is_valid() {
+    // It gives usage that arrives with the vendor's cost its budgets and prepaid pool.
     let json =
         r#"{"id": "c0", "account": "acme", "vendor": "openai", "currency": "USD", "prices": []}"#;
-    assert_one_problem(json, &["\"c0\"", "prices", "empty"]);
+    let contract = parse_contract_json(json).unwrap();
+    assert!(contract.prices.is_empty());
+}
+
+#[test]
+fn implicit_contract_ids_are_reserved() {
+    let json = r#"{"id": "vendor-billed:openai:acme:USD", "account": "acme", "vendor": "openai", "currency": "USD", "prices": []}"#;
+    assert_one_problem(json, &["id", "vendor-billed:", "choose another id"]);
 }
 
 #[test]
@@ -251,11 +259,13 @@ fn yaml_numbers_keep_every_digit() {
 
 #[test]
 fn yaml_errors_name_document_and_field() {
-    let yaml = "id: c1\naccount: acme\nvendor: openai\ncurrency: EUR\nprices: []\n";
+    let yaml = "id: c1\naccount: acme\nvendor: openai\ncurrency: EUR\ntimezone: Mars/Olympus\nprices: []\n";
     let errors = parse_contracts_yaml(yaml).unwrap_err();
     assert_eq!(errors[0].location, "document 1, item 1");
     assert!(
-        errors[0].message.contains("contract \"c1\": prices: empty"),
+        errors[0]
+            .message
+            .contains("contract \"c1\": timezone: unknown time zone"),
         "{errors:?}"
     );
 }

@@ -103,6 +103,7 @@ fn build_events() -> Vec<UsageEvent> {
             quantity: Decimal::from(1 + (index % 5000) as i64),
             product: None,
             dimensions: BTreeMap::new(),
+            cost: None,
         })
         .collect()
 }

@@ -6,12 +6,14 @@
 //! I/O and reads no clock.
 
 pub mod cost;
+pub mod costed;
 pub mod rate;
 pub mod state;
 pub mod table;
 pub mod unrated;
 
 pub use cost::{cumulative_cost, CostOverflow};
+pub use costed::rate_costed_event;
 pub use rate::{rate_event, Charge};
 pub use state::{PeriodKey, PoolKey, RatingState};
 pub use table::{ContractTable, PriceRef};

@@ -7,6 +7,7 @@ use burnrate_model::{BillingPeriod, Contract, UsageEvent};
 use rust_decimal::Decimal;
 
 use crate::cost::cumulative_cost;
+use crate::costed::rate_costed_event;
 use crate::state::{PeriodKey, PoolKey, RatingState};
 use crate::table::ContractTable;
 use crate::unrated::UnratedReason;
@@ -14,10 +15,11 @@ use crate::unrated::UnratedReason;
 /// The priced outcome of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
-    /// The contract that priced the event.
+    /// The contract that priced the event, or under which its vendor cost is counted.
     pub contract: Arc<Contract>,
-    /// Key of the price that applied.
-    pub price_key: Arc<str>,
+    /// Key of the price that applied; `None` when the event arrived with the vendor's
+    /// cost and no price was used.
+    pub price_key: Option<Arc<str>>,
     /// The billing period the event falls in.
     pub period: BillingPeriod,
     /// Cost of the event before prepaid credits, in the contract's currency.
@@ -35,11 +37,17 @@ pub struct Charge {
 /// the period's cost. When the contract rounds, `C` is rounded before the
 /// difference is taken, which keeps that property. `state` is only changed when
 /// the event is rated.
+///
+/// An event that carries the vendor's cost is not priced: see [`crate::costed`].
 pub fn rate_event(
     table: &ContractTable,
     state: &mut RatingState,
     event: &UsageEvent,
 ) -> Result<Charge, UnratedReason> {
+    if let Some(vendor_cost) = &event.cost {
+        return rate_costed_event(table, state, event, vendor_cost);
+    }
+
     let found = table.find_price(
         &event.account,
         &event.source,
@@ -76,38 +84,73 @@ pub fn rate_event(
         round(cumulative_cost(&price.pricing, quantity_after).map_err(|_| overflow())?);
     let cost = cost_after.checked_sub(cost_before).ok_or_else(overflow)?;
 
-    let mut prepaid_applied = Decimal::ZERO;
-    let mut pool_update = None;
-    if let Some(prepaid) = contract
-        .prepaid
-        .as_ref()
-        .filter(|prepaid| prepaid.covers(event.time))
-    {
-        let pool_key = PoolKey {
-            contract_id: contract.id.as_str().into(),
-            starts: prepaid.starts,
-        };
-        let charged_before = state.pool_charged(&pool_key);
-        let charged_after = charged_before.checked_add(cost).ok_or_else(overflow)?;
-
-        // What the pool has covered is the charged cost clamped to [0, amount]; the
-        // event's share is the change of that, so a refund first restores billed
-        // spend above the pool and only then the pool itself.
-        let covered = |charged: Decimal| charged.max(Decimal::ZERO).min(prepaid.amount);
-        prepaid_applied = covered(charged_after) - covered(charged_before);
-        pool_update = Some((pool_key, charged_after));
-    }
+    let draw = draw_prepaid(state, contract, event, cost)?;
 
     state.set_period_quantity(period_key, quantity_after);
-    if let Some((pool_key, charged_after)) = pool_update {
-        state.set_pool_charged(pool_key, charged_after);
-    }
+    let prepaid_applied = draw.commit(state);
     Ok(Charge {
         contract: Arc::clone(contract),
-        price_key: Arc::clone(found.key()),
+        price_key: Some(Arc::clone(found.key())),
         period,
         cost,
         prepaid_applied,
         billed: cost - prepaid_applied,
+    })
+}
+
+/// The share of one event's cost taken from a prepaid pool, not yet recorded.
+pub(crate) struct PrepaidDraw {
+    applied: Decimal,
+    /// The pool and its charged total after the event, to record once the event is rated.
+    update: Option<(PoolKey, Decimal)>,
+}
+
+impl PrepaidDraw {
+    /// Records the draw in `state` and returns the part of the cost the pool covers.
+    pub fn commit(self, state: &mut RatingState) -> Decimal {
+        if let Some((pool_key, charged_after)) = self.update {
+            state.set_pool_charged(pool_key, charged_after);
+        }
+        self.applied
+    }
+}
+
+/// Works out how much of `cost` the contract's prepaid pool covers at the event's time.
+pub(crate) fn draw_prepaid(
+    state: &RatingState,
+    contract: &Contract,
+    event: &UsageEvent,
+    cost: Decimal,
+) -> Result<PrepaidDraw, UnratedReason> {
+    let Some(prepaid) = contract
+        .prepaid
+        .as_ref()
+        .filter(|prepaid| prepaid.covers(event.time))
+    else {
+        return Ok(PrepaidDraw {
+            applied: Decimal::ZERO,
+            update: None,
+        });
+    };
+    let pool_key = PoolKey {
+        contract_id: contract.id.as_str().into(),
+        starts: prepaid.starts,
+    };
+    let charged_before = state.pool_charged(&pool_key);
+    let charged_after =
+        charged_before
+            .checked_add(cost)
+            .ok_or_else(|| UnratedReason::Overflow {
+                meter: event.meter.clone(),
+                quantity: event.quantity,
+            })?;
+
+    // What the pool has covered is the charged cost clamped to [0, amount]; the
+    // event's share is the change of that, so a refund first restores billed
+    // spend above the pool and only then the pool itself.
+    let covered = |charged: Decimal| charged.max(Decimal::ZERO).min(prepaid.amount);
+    Ok(PrepaidDraw {
+        applied: covered(charged_after) - covered(charged_before),
+        update: Some((pool_key, charged_after)),
     })
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use burnrate_model::{Contract, ContractError, Price};
+use burnrate_model::{BillingPeriod, Contract, ContractError, Price};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::unrated::UnratedReason;
@@ -114,6 +114,17 @@ impl ContractTable {
         self.contracts.get(contract_id)
     }
 
+    /// Returns the billing period containing `time` of the contract with this id,
+    /// including the implicit vendor-billed contracts that are in no table.
+    pub fn billing_period_of(
+        &self,
+        contract_id: &str,
+        time: DateTime<Utc>,
+    ) -> Option<BillingPeriod> {
+        Contract::vendor_billed_period(contract_id, time)
+            .or_else(|| Some(self.get(contract_id)?.billing_period(time)))
+    }
+
     /// Returns every contract, ordered by id.
     pub fn contracts(&self) -> impl Iterator<Item = &Arc<Contract>> {
         self.contracts.values()
@@ -127,6 +138,20 @@ impl ContractTable {
     /// Returns whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.contracts.is_empty()
+    }
+
+    /// Returns the contracts of `account` with `vendor`, ordered by id.
+    pub fn contracts_of(&self, account: &str, vendor: &str) -> Vec<&Arc<Contract>> {
+        let pair = (account.to_owned(), vendor.to_owned());
+        let mut contracts: Vec<&Arc<Contract>> = self
+            .ids_by_pair
+            .get(&pair)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.contracts.get(id))
+            .collect();
+        contracts.sort_by(|first, second| first.id.cmp(&second.id));
+        contracts
     }
 
     /// Finds the price that applies to usage of `meter` (and `product`) by `account`
@@ -248,6 +273,7 @@ impl ContractTable {
             .get(pair)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        let has_contracts = !ids.is_empty();
         for contract in ids.iter().filter_map(|id| self.contracts.get(id)) {
             for (price_index, price) in contract.prices.iter().enumerate() {
                 let key = format!(
@@ -270,8 +296,10 @@ impl ContractTable {
             }
         }
 
+        // A pair stays indexed while it has contracts, even ones without prices, so
+        // that its events are told "no price" rather than "no contract".
         let (account, vendor) = pair;
-        if meters.is_empty() {
+        if !has_contracts {
             if let Some(vendors) = self.index.get_mut(account) {
                 vendors.remove(vendor);
                 if vendors.is_empty() {

@@ -38,6 +38,17 @@ pub enum UnratedReason {
         /// When the next price for the meter starts, if one starts later.
         next_effective_from: Option<DateTime<Utc>>,
     },
+    /// The event carries the vendor's cost in another currency than the contract it
+    /// falls under, and burnrate does not convert currencies.
+    #[error("the event's cost is in {cost_currency} but contract {contract_id:?} bills in {contract_currency}; burnrate does not convert currencies: send the cost in {contract_currency}, or add a contract with this vendor in {cost_currency} (it may have no prices)")]
+    CurrencyMismatch {
+        /// The contract the event falls under.
+        contract_id: String,
+        /// The contract's currency.
+        contract_currency: String,
+        /// The currency of the event's cost.
+        cost_currency: String,
+    },
     /// The cost does not fit a decimal (a quantity or price near 7.9e28).
     #[error("cost of quantity {quantity} for meter {meter:?} exceeds the decimal range")]
     Overflow {
@@ -55,6 +66,7 @@ impl UnratedReason {
             UnratedReason::NoContract { .. } => "no_contract",
             UnratedReason::NoPrice { .. } => "no_price",
             UnratedReason::PriceNotInForce { .. } => "price_not_in_force",
+            UnratedReason::CurrencyMismatch { .. } => "currency_mismatch",
             UnratedReason::Overflow { .. } => "overflow",
         }
     }

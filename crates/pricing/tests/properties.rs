@@ -37,6 +37,7 @@ fn event(index: usize, quantity: Decimal) -> UsageEvent {
         quantity,
         product: None,
         dimensions: BTreeMap::new(),
+        cost: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn event(id: &str, time: &str, meter: &str, quantity: &str) -> UsageEvent {
         quantity: dec(quantity),
         product: None,
         dimensions: BTreeMap::new(),
+        cost: None,
     }
 }
 

@@ -171,6 +171,7 @@ pub fn throughput_events(count: usize, accounts: usize) -> Vec<Record> {
                     ("project".to_owned(), format!("project-{}", user % 7)),
                     ("user".to_owned(), format!("user-{user}")),
                 ]),
+                cost: None,
             };
             Record {
                 key: event.account.clone(),
@@ -196,6 +197,7 @@ pub fn alert_event(index: usize) -> Record {
         quantity: Decimal::ONE,
         product: None,
         dimensions: BTreeMap::from([("team".to_owned(), "latency".to_owned())]),
+        cost: None,
     };
     Record {
         key: event.account.clone(),

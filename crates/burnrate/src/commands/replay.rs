@@ -129,12 +129,19 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     if !problems.is_empty() {
         anyhow::bail!("invalid configuration:\n  {}", problems.join("\n  "));
     }
-    let contracts_path = args
+    // Events that carry the vendor's cost (FOCUS rows, cost reports) are counted
+    // without a contract, so a replay of them needs none.
+    let table = match args
         .contracts
         .clone()
         .or_else(|| config.contracts.file.clone())
-        .context("no contracts given; pass --contracts FILE or set [contracts] file in the configuration")?;
-    let table = load_contract_table(&contracts_path)?;
+    {
+        Some(path) => load_contract_table(&path)?,
+        None => {
+            eprintln!("note: no contracts given (--contracts FILE or [contracts] file); only events that carry the vendor's cost are rated, every other event is unrated");
+            ContractTable::default()
+        }
+    };
 
     let formats: Vec<InputFormat> = args
         .events
@@ -332,13 +339,15 @@ impl Replay {
         if Some(aggregate.window) != self.focus_window {
             return Ok(());
         }
-        let contract = self.table.get(&aggregate.contract_id).with_context(|| {
-            format!(
-                "contract {:?} of an aggregate is not in the contracts table",
-                aggregate.contract_id
-            )
-        })?;
-        let period = contract.billing_period(aggregate.window_start);
+        let period = self
+            .table
+            .billing_period_of(&aggregate.contract_id, aggregate.window_start)
+            .with_context(|| {
+                format!(
+                    "contract {:?} of an aggregate is not in the contracts table",
+                    aggregate.contract_id
+                )
+            })?;
 
         match FocusRow::from_aggregate(aggregate, period) {
             Ok(row) => {

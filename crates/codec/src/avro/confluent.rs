@@ -72,6 +72,7 @@ mod tests {
             quantity: Decimal::new(25, 7),
             product: None,
             dimensions: Default::default(),
+            cost: None,
         };
         let record = encode_confluent_frame(42, &encode_datum(&event).unwrap());
 

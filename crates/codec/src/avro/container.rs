@@ -143,6 +143,7 @@ mod tests {
                 quantity: Decimal::from_str(quantity).unwrap(),
                 product: (index % 2 == 0).then(|| "claude-sonnet".to_owned()),
                 dimensions: BTreeMap::from([("team".to_owned(), format!("team-{index}"))]),
+                cost: None,
             })
             .collect()
     }
@@ -279,6 +280,11 @@ mod tests {
         else {
             panic!("data is not a record")
         };
-        data.retain(|(name, _)| name != "product" && name != "dimensions");
+        data.retain(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "product" | "dimensions" | "cost" | "currency"
+            )
+        });
     }
 }

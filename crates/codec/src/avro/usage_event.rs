@@ -8,7 +8,7 @@
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use burnrate_model::event::{CORRECTION_EVENT_TYPE, USAGE_EVENT_TYPE};
-use burnrate_model::{EventKind, UsageEvent};
+use burnrate_model::{EventKind, UsageEvent, VendorCost};
 
 use super::datum::AvroRecord;
 use super::error::AvroCodecError;
@@ -37,6 +37,18 @@ impl AvroRecord for UsageEvent {
                 nullable_value(self.product.clone().map(Value::String)),
             ),
             ("dimensions", string_map_value(&self.dimensions)),
+            (
+                "cost",
+                nullable_value(self.cost.as_ref().map(|cost| decimal_value(cost.amount))),
+            ),
+            (
+                "currency",
+                nullable_value(
+                    self.cost
+                        .as_ref()
+                        .map(|cost| Value::String(cost.currency.code().to_owned())),
+                ),
+            ),
         ]);
         Ok(record_value(vec![
             ("specversion", Value::String(SPEC_VERSION.to_owned())),
@@ -66,6 +78,8 @@ impl AvroRecord for UsageEvent {
 
         let kind = fields.required("type", event_kind)?;
         let mut data = fields.required("data", RecordFields::new)?;
+        let cost = data.optional("cost", decimal)?;
+        let currency = data.optional("currency", string)?;
         let event = UsageEvent {
             id: fields.required("id", string)?,
             source: fields.required("source", string)?,
@@ -78,6 +92,7 @@ impl AvroRecord for UsageEvent {
                 .optional("product", string)?
                 .filter(|product| !product.is_empty()),
             dimensions: data.required("dimensions", string_map)?,
+            cost: VendorCost::from_parts(cost, currency.as_deref())?,
         };
         event.validate()?;
         Ok(event)
@@ -104,7 +119,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::str::FromStr;
 
-    use burnrate_model::EventError;
+    use burnrate_model::{EventError, VendorCost};
     use chrono::{DateTime, Utc};
     use rust_decimal::Decimal;
 
@@ -127,6 +142,7 @@ mod tests {
                 ("team".to_owned(), "search".to_owned()),
                 ("user".to_owned(), "u-17".to_owned()),
             ]),
+            cost: None,
         }
     }
 
@@ -160,6 +176,40 @@ mod tests {
             assert_eq!(decoded, original);
             assert_eq!(decoded.quantity.to_string(), quantity);
         }
+    }
+
+    #[test]
+    fn vendor_cost_round_trips() {
+        let mut original = event("3", EventKind::Usage);
+        original.cost = VendorCost::from_parts(
+            Some(Decimal::from_str("0.00000080000").unwrap()),
+            Some("USD"),
+        )
+        .unwrap();
+        let datum = encode_datum(&original).unwrap();
+        let decoded: UsageEvent = decode_datum(&datum, usage_event_schema()).unwrap();
+        assert_eq!(decoded, original);
+        // Written without trailing zeros, like quantities, and equal in value.
+        assert_eq!(decoded.cost.unwrap().amount.to_string(), "0.0000008");
+    }
+
+    #[test]
+    fn cost_without_currency_is_rejected() {
+        let mut value = event("3", EventKind::Usage).to_avro_value().unwrap();
+        set_value_field(
+            &mut value,
+            "cost",
+            Value::Union(1, Box::new(Value::String("2.5".to_owned()))),
+        );
+        let datum = encode_value_with::<UsageEvent>(&value, usage_event_schema()).unwrap();
+        let error = decode_datum::<UsageEvent>(&datum, usage_event_schema()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                AvroCodecError::InvalidEvent(EventError::CostWithoutCurrency(_))
+            ),
+            "{error}"
+        );
     }
 
     #[test]
@@ -343,6 +393,9 @@ mod tests {
     /// Returns the value of an event for [`REORDERED_WRITER`], which has one more field.
     fn reordered_writer_value(event: &UsageEvent) -> Value {
         let mut value = event.to_avro_value().unwrap();
+        // The writer schema predates the vendor cost fields.
+        remove_value_field(&mut value, "cost");
+        remove_value_field(&mut value, "currency");
         let Value::Record(fields) = &mut value else {
             panic!("not a record")
         };

@@ -63,6 +63,7 @@ pub fn event(id: &str, account: &str, time: &str, meter: &str, quantity: &str) -
         quantity: dec(quantity),
         product: None,
         dimensions: BTreeMap::from([("team".to_owned(), "search".to_owned())]),
+        cost: None,
     }
 }
 
