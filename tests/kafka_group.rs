@@ -733,13 +733,38 @@ fn trace_and_focus_sample_equal_the_batch() {
         "the FOCUS rows of the run differ from replay's focus.csv"
     );
 
-    // The FOCUS sample's accounts have no contract here, so its rows are unrated
-    // usage, each kept with its original value.
+    // The FOCUS rows carry the providers' BilledCost, so they are counted as stated
+    // under implicit vendor-billed contracts instead of being unrated; only the
+    // closing records, which have no contract and no cost, are unrated.
     let unrated = read_all(&topics.unrated);
-    let focus_count = count(&focus_events);
+    assert_eq!(unrated.len(), PARTITIONS as usize, "unrated records");
+    let focus_billed: Decimal = std::fs::read_to_string(&focus_events)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let event: Value = serde_json::from_str(line).unwrap();
+            Decimal::from_str(
+                event["data"]["cost"]
+                    .as_str()
+                    .expect("a FOCUS event carries its cost"),
+            )
+            .unwrap()
+        })
+        .sum();
+    let period_cost: Decimal = batch
+        .aggregates
+        .iter()
+        .filter(|aggregate| aggregate["window"] == "period")
+        .filter(|aggregate| {
+            aggregate["contract_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("vendor-billed:")
+        })
+        .map(|aggregate| Decimal::from_str(aggregate["cost"].as_str().unwrap()).unwrap())
+        .sum();
     assert_eq!(
-        unrated.len(),
-        focus_count + PARTITIONS as usize,
-        "unrated records"
+        period_cost, focus_billed,
+        "FOCUS BilledCost in the period aggregates"
     );
 }

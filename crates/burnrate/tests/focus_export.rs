@@ -154,7 +154,7 @@ fn sum_by(
 }
 
 #[test]
-fn focus_input_round_trips_its_billed_cost() {
+fn focus_input_billed_cost_round_trips() {
     // FOCUS rows carry the vendor's cost, so a replay without contracts counts each
     // row's BilledCost as stated, and the exported rows add up to the input's.
     let out = tempfile::tempdir().unwrap();

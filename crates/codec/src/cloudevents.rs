@@ -101,19 +101,20 @@ pub fn decode_cloudevent(bytes: &[u8]) -> Result<UsageEvent, DecodeError> {
 
     let id = required(raw.id, "id")?;
     let source = required(raw.source, "source")?;
-    let kind =
-        match raw.event_type.as_deref() {
-            Some(USAGE_EVENT_TYPE) => EventKind::Usage,
-            Some(CORRECTION_EVENT_TYPE) => EventKind::Correction,
-            Some(other) => return Err(DecodeError::Invalid {
+    let kind = match raw.event_type.as_deref() {
+        Some(USAGE_EVENT_TYPE) => EventKind::Usage,
+        Some(CORRECTION_EVENT_TYPE) => EventKind::Correction,
+        Some(other) => {
+            return Err(DecodeError::Invalid {
                 field: "type",
                 value: other.to_owned(),
                 problem: format!(
                     "unknown event type; use \"{USAGE_EVENT_TYPE}\" or \"{CORRECTION_EVENT_TYPE}\""
                 ),
-            }),
-            None => return Err(DecodeError::Missing("type")),
-        };
+            })
+        }
+        None => return Err(DecodeError::Missing("type")),
+    };
     let time_text = required(raw.time, "time")?;
     let time = parse_event_time(&time_text)?;
     let account = required(raw.subject, "subject")?;
@@ -470,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn vendor_cost_errors_name_the_fix() {
+    fn vendor_cost_errors_name_fix() {
         let cases = [
             (
                 r#""cost": "1.5""#,

@@ -505,3 +505,57 @@ fn used_up_pool_alerts_at_once() {
     assert_eq!(fired[0].at, at);
     assert_eq!(fired[0].expected_at, Some(at));
 }
+
+/// Builds usage of `shop` at AWS that arrives with AWS's cost, as FOCUS rows do.
+fn aws_costed(id: &str, time: DateTime<Utc>, cost: &str) -> UsageEvent {
+    let mut usage = event(id, "shop", "2026-01-01T00:00:00Z", "Requests", "2");
+    usage.source = "aws".to_owned();
+    usage.time = time;
+    usage.cost = burnrate_model::VendorCost::from_parts(Some(dec(cost)), Some("USD")).unwrap();
+    usage
+}
+
+#[test]
+fn vendor_costs_fire_priceless_budget() {
+    // The contract has no prices: it only gives AWS's costs a budget.
+    let json = r#"{"id": "shop-aws", "account": "shop", "vendor": "aws", "currency": "USD", "prices": [],
+                   "budgets": [{"id": "aws-monthly", "amount": "10", "thresholds_pct": [100]}]}"#;
+    let table = ContractTable::new(vec![parse_contract_json(json).unwrap()]).unwrap();
+    let mut engine = PartitionEngine::new(config());
+    let mut outputs = Vec::new();
+    let may = utc("2026-05-02T00:00:00Z");
+    feed(
+        &mut engine,
+        &table,
+        &[
+            aws_costed("r1", may, "6.25"),
+            aws_costed("r2", may + Duration::hours(1), "3.75000000001"),
+            // The same row again is a duplicate, not more spend.
+            aws_costed("r2", may + Duration::hours(1), "3.75000000001"),
+        ],
+        &mut outputs,
+    );
+
+    let fired = alerts(&outputs);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    assert_eq!(fired[0].kind, AlertKind::BudgetThreshold);
+    assert_eq!(fired[0].observed, Some(dec("10.00000000001")));
+    assert_eq!(
+        fired[0].key,
+        "budget_threshold/shop/shop-aws/aws-monthly/2026-05-01T00:00:00Z/100"
+    );
+    assert_eq!(engine.counters().duplicates, 1);
+
+    // A restated cost under a used id is another event, not a repeat.
+    let mut restated = Vec::new();
+    feed(
+        &mut engine,
+        &table,
+        &[aws_costed("r2", may + Duration::hours(1), "4")],
+        &mut restated,
+    );
+    assert!(
+        restated.iter().any(|output| matches!(output, EngineOutput::DeadLetter { reason, .. } if reason.contains("content that differs"))),
+        "{restated:#?}"
+    );
+}

@@ -58,8 +58,8 @@ pub struct UsageEvent {
     pub product: Option<String>,
     /// Breakdown labels such as team, project and user.
     pub dimensions: BTreeMap<String, String>,
-    /// What the vendor already charged for this usage, when the feed reports it
-    /// (FOCUS `BilledCost`, a cost report's amount). Such an event is not priced again.
+    /// The vendor's charge for this usage, when the feed reports it (FOCUS
+    /// `BilledCost`, a cost report's amount). Such an event is not priced again.
     pub cost: Option<VendorCost>,
 }
 
@@ -112,7 +112,7 @@ pub enum EventError {
     /// `data.cost` and `data.currency` do not come together.
     #[error("data.cost and data.currency go together; {0}")]
     CostWithoutCurrency(&'static str),
-    /// `data.currency` is not a currency burnrate knows.
+    /// `data.currency` is neither an ISO 4217 code nor a valid virtual currency name.
     #[error("invalid data.currency: {0}")]
     InvalidCurrency(CurrencyError),
     /// A plain usage event carries a negative vendor cost.

@@ -38,7 +38,8 @@ pub struct Charge {
 /// difference is taken, which keeps that property. `state` is only changed when
 /// the event is rated.
 ///
-/// An event that carries the vendor's cost is not priced: see [`crate::costed`].
+/// Delegates an event that carries the vendor's cost to [`crate::costed`], which
+/// does not price it.
 pub fn rate_event(
     table: &ContractTable,
     state: &mut RatingState,

@@ -297,7 +297,7 @@ impl ContractTable {
         }
 
         // A pair stays indexed while it has contracts, even ones without prices, so
-        // that its events are told "no price" rather than "no contract".
+        // that its events are unrated for "no price" rather than "no contract".
         let (account, vendor) = pair;
         if !has_contracts {
             if let Some(vendors) = self.index.get_mut(account) {

@@ -30,7 +30,7 @@ fn table(contracts: &[&str]) -> ContractTable {
     ContractTable::new(contracts).unwrap()
 }
 
-/// A FOCUS-like event: 2 requests of SQS that AWS billed at `cost` in `currency`.
+/// Builds a FOCUS-like event: 2 requests of SQS that AWS billed at `cost` in `currency`.
 fn costed(id: &str, time: &str, cost: &str, currency: &str) -> UsageEvent {
     UsageEvent {
         id: id.to_owned(),
@@ -51,7 +51,7 @@ fn rate(table: &ContractTable, state: &mut RatingState, event: &UsageEvent) -> C
         .unwrap_or_else(|reason| panic!("event {} unrated: {reason}", event.id))
 }
 
-/// A contract of the FOCUS account with AWS, with the given currency, prices and extras.
+/// Builds a contract of the FOCUS account with AWS, with the given currency, prices and extras.
 fn aws_contract(id: &str, currency: &str, prices: &str, extra: &str) -> String {
     format!(
         r#"{{"id": "{id}", "account": "51738928782", "vendor": "aws", "currency": "{currency}",
@@ -60,7 +60,7 @@ fn aws_contract(id: &str, currency: &str, prices: &str, extra: &str) -> String {
 }
 
 #[test]
-fn without_a_contract_the_vendor_cost_counts_as_stated() {
+fn no_contract_counts_vendor_cost() {
     let table = ContractTable::default();
     let mut state = RatingState::default();
 
@@ -86,7 +86,8 @@ fn without_a_contract_the_vendor_cost_counts_as_stated() {
     assert_eq!(first.contract.currency.code(), "USD");
     assert_eq!(first.period.start, utc("2024-09-01T00:00:00Z"));
     assert_eq!(first.period.end, utc("2024-10-01T00:00:00Z"));
-    assert!(first.contract.budgets.is_empty() && first.contract.prepaid.is_none());
+    assert!(first.contract.budgets.is_empty());
+    assert!(first.contract.prepaid.is_none());
     let euros = rate(
         &table,
         &mut state,
@@ -96,7 +97,7 @@ fn without_a_contract_the_vendor_cost_counts_as_stated() {
 }
 
 #[test]
-fn a_contract_price_is_not_applied_again() {
+fn contract_price_not_applied_again() {
     let prices = r#"{"meter": "Requests", "effective_from": "2024-01-01T00:00:00Z",
                      "pricing": {"model": "per_unit", "unit_price": "1000"}}"#;
     let table = table(&[&aws_contract("aws-2024", "USD", prices, "")]);
@@ -120,7 +121,7 @@ fn a_contract_price_is_not_applied_again() {
 }
 
 #[test]
-fn a_contract_without_prices_gives_pool_and_period() {
+fn priceless_contract_gives_pool_and_period() {
     let pool = r#", "prepaid": {"amount": "1.00", "starts": "2024-09-01T00:00:00Z", "ends": "2024-10-01T00:00:00Z"},
                   "budgets": [{"id": "aws-monthly", "amount": "5.00", "thresholds_pct": [100]}]"#;
     let table = table(&[&aws_contract("aws-budget", "USD", "", pool)]);
@@ -158,7 +159,7 @@ fn a_contract_without_prices_gives_pool_and_period() {
 }
 
 #[test]
-fn the_contract_in_the_cost_currency_is_chosen() {
+fn contract_in_cost_currency_chosen() {
     let table = table(&[
         &aws_contract("aws-eur", "EUR", "", ""),
         &aws_contract("aws-usd", "USD", "", ""),
@@ -173,7 +174,7 @@ fn the_contract_in_the_cost_currency_is_chosen() {
 }
 
 #[test]
-fn another_currency_is_unrated_not_converted() {
+fn other_currency_unrated_not_converted() {
     let prices = r#"{"meter": "Requests", "effective_from": "2024-01-01T00:00:00Z",
                      "pricing": {"model": "per_unit", "unit_price": "0.0000004"}}"#;
     let table = table(&[&aws_contract("aws-eur", "EUR", prices, "")]);
@@ -207,7 +208,7 @@ fn another_currency_is_unrated_not_converted() {
 }
 
 #[test]
-fn implicit_billing_period_is_found_by_id() {
+fn implicit_period_found_by_id() {
     let period = Contract::vendor_billed_period(
         "vendor-billed:aws:51738928782:USD",
         utc("2024-02-29T23:59:59Z"),
@@ -237,7 +238,7 @@ fn implicit_billing_period_is_found_by_id() {
 }
 
 #[test]
-fn priced_events_of_a_priceless_pair_say_no_price() {
+fn priceless_contract_leaves_priced_events_unrated() {
     let table = table(&[&aws_contract("aws-budget", "USD", "", "")]);
     let mut state = RatingState::default();
     let mut priced = costed("r1", "2024-09-18T22:00:00Z", "0", "USD");
