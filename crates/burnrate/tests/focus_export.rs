@@ -158,7 +158,7 @@ fn focus_input_billed_cost_round_trips() {
     // FOCUS rows carry the vendor's cost, so a replay without contracts counts each
     // row's BilledCost as stated, and the exported rows add up to the input's.
     let out = tempfile::tempdir().unwrap();
-    let input = repository_root().join("../shared/data/focus/focus_sample.csv");
+    let input = repository_root().join("crates/feeds/tests/data/focus/focus_sample.csv");
     let output = Command::new(env!("CARGO_BIN_EXE_burnrate"))
         .args(["replay", "--format", "focus", "--out"])
         .arg(out.path())
@@ -214,6 +214,60 @@ fn focus_input_billed_cost_round_trips() {
     }
     let total: Decimal = expected.values().sum();
     assert!(total > Decimal::ZERO);
+}
+
+#[test]
+fn credits_export_in_invoiced_currency() {
+    // Snowflake bills credits. With a contract in credits that states the price of a
+    // credit, the FOCUS rows bill dollars and keep the credits as the pricing currency.
+    let out = tempfile::tempdir().unwrap();
+    let contracts = out.path().join("contracts.jsonl");
+    std::fs::write(
+        &contracts,
+        r#"{"id": "snow-2025", "account": "snowflake", "vendor": "snowflake", "currency": "credits",
+            "prices": [{"meter": "credits", "effective_from": "2025-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "1"}}],
+            "credit_price": {"amount": "3.00", "currency": "USD"}}"#
+            .replace('\n', " "),
+    )
+    .unwrap();
+    let input =
+        repository_root().join("crates/feeds/tests/data/snowflake/metering_daily_history.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["replay", "--format", "snowflake-metering", "--contracts"])
+        .arg(&contracts)
+        .arg("--out")
+        .arg(out.path())
+        .arg(&input)
+        .output()
+        .expect("the burnrate binary runs");
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("unrated.jsonl")).unwrap(),
+        ""
+    );
+
+    let credits_billed: Decimal = sum_by(&input, &[], "CREDITS_BILLED").values().sum();
+    let rows = read_focus_rows(&out.path().join("focus.csv"));
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row["BillingCurrency"], "USD");
+        assert_eq!(row["PricingCurrency"], "credits");
+        assert_eq!(
+            dec(&row["BilledCost"]),
+            dec(&row["PricingCurrencyEffectiveCost"]) * dec("3.00")
+        );
+    }
+    let billed: Decimal = rows.iter().map(|row| dec(&row["BilledCost"])).sum();
+    let credits: Decimal = rows
+        .iter()
+        .map(|row| dec(&row["PricingCurrencyEffectiveCost"]))
+        .sum();
+    assert_eq!(credits, credits_billed);
+    assert_eq!(billed, credits_billed * dec("3"));
 }
 
 #[test]

@@ -134,6 +134,7 @@ fn build_table() -> ContractTable {
                 prepaid,
                 budgets: Vec::new(),
                 rounding: None,
+                credit_price: None,
             }
         })
         .collect();
@@ -320,6 +321,7 @@ fn snapshot_table() -> ContractTable {
             prepaid: None,
             budgets: Vec::new(),
             rounding: None,
+            credit_price: None,
         })
         .collect();
     ContractTable::new(contracts).unwrap()

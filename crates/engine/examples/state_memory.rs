@@ -95,6 +95,7 @@ fn build_table() -> ContractTable {
             prepaid: None,
             budgets: Vec::new(),
             rounding: None,
+            credit_price: None,
         })
         .collect();
     ContractTable::new(contracts).unwrap()

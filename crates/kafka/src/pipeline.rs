@@ -444,7 +444,10 @@ impl Pipeline {
             warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
             return Ok(());
         };
-        let row = match FocusRow::from_aggregate(aggregate, period) {
+        let credit_price = table
+            .get(&aggregate.contract_id)
+            .and_then(|contract| contract.credit_price.as_ref());
+        let row = match FocusRow::from_aggregate(aggregate, period, credit_price) {
             Ok(row) => row,
             Err(error) => {
                 warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, %error, "no FOCUS row for an aggregate");

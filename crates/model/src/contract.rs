@@ -44,6 +44,9 @@ pub struct Contract {
     pub budgets: Vec<Budget>,
     /// Rounding of billing-period costs, when the contract sets one.
     pub rounding: Option<Rounding>,
+    /// What one unit of a virtual `currency` costs in the national currency the
+    /// vendor invoices, when the contract states it.
+    pub credit_price: Option<CreditPrice>,
 }
 
 /// One price of one meter (and optionally one product) over an effective range.
@@ -145,6 +148,19 @@ impl Prepaid {
     }
 }
 
+/// The price of one unit of a contract's virtual currency (one credit) in the national
+/// currency the vendor invoices. FOCUS exports need it, because FOCUS bills in national
+/// currencies only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditPrice {
+    /// Price of one credit, positive.
+    #[serde(with = "serde_exact")]
+    pub amount: Decimal,
+    /// ISO 4217 code of the invoiced currency, such as `USD`.
+    pub currency: String,
+}
+
 /// A spend budget per billing period, over the whole contract or one breakdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,6 +251,9 @@ pub struct ContractSpec {
     /// See [`Contract::rounding`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounding: Option<Rounding>,
+    /// See [`Contract::credit_price`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_price: Option<CreditPrice>,
 }
 
 fn default_timezone() -> String {
@@ -422,6 +441,10 @@ impl Contract {
             }
         }
 
+        if let (Some(credit_price), Some(currency)) = (&spec.credit_price, &currency) {
+            validate_credit_price(credit_price, currency, &mut problems);
+        }
+
         match (problems.found.is_empty(), currency, timezone) {
             (true, Some(currency), Some(timezone)) => Ok(Contract {
                 id: spec.id,
@@ -434,6 +457,7 @@ impl Contract {
                 prepaid: spec.prepaid,
                 budgets: spec.budgets,
                 rounding: spec.rounding,
+                credit_price: spec.credit_price,
             }),
             _ => Err(problems.found),
         }
@@ -452,6 +476,7 @@ impl Contract {
             prepaid: self.prepaid.clone(),
             budgets: self.budgets.clone(),
             rounding: self.rounding,
+            credit_price: self.credit_price.clone(),
         }
     }
 
@@ -473,6 +498,7 @@ impl Contract {
             prepaid: None,
             budgets: Vec::new(),
             rounding: None,
+            credit_price: None,
         }
     }
 
@@ -524,6 +550,36 @@ fn price_to_spec(price: &Price) -> PriceSpec {
         effective_from: price.effective_from,
         effective_to: price.effective_to,
         pricing,
+    }
+}
+
+fn validate_credit_price(
+    credit_price: &CreditPrice,
+    currency: &Currency,
+    problems: &mut Problems<'_>,
+) {
+    if !currency.is_virtual() {
+        problems.add(
+            "credit_price",
+            format!("the contract is in the national currency {currency}; credit_price applies only to virtual currencies such as \"credits\", so remove it"),
+        );
+    }
+    match credit_price.currency.parse::<Currency>() {
+        Ok(Currency::Iso(_)) => {}
+        Ok(Currency::Virtual(name)) => problems.add(
+            "credit_price.currency",
+            format!("{name:?} is a virtual currency; give the ISO 4217 code the vendor invoices in, such as \"USD\""),
+        ),
+        Err(error) => problems.add("credit_price.currency", error.to_string()),
+    }
+    if credit_price.amount <= Decimal::ZERO {
+        problems.add(
+            "credit_price.amount",
+            format!(
+                "{} is not positive; give the price of one credit",
+                credit_price.amount
+            ),
+        );
     }
 }
 

@@ -17,6 +17,11 @@
 //! - `BilledCost` is `billed`, the part left after the prepaid pool (`cost` minus
 //!   `prepaid_applied`), which is what the vendor invoices.
 //!
+//! For usage that arrived with the vendor's cost, `cost` is that cost, so all four
+//! columns are the vendor's billed amount. For an aggregate in credits, the four are
+//! converted with the contract's `credit_price`, and `PricingCurrency` and
+//! `PricingCurrencyEffectiveCost` keep the credits.
+//!
 //! A correction aggregate becomes a row with `ChargeClass` = `Correction`. Its charge
 //! period is the window it corrects, and its billing period is the one the engine adds
 //! the late usage to.
@@ -24,9 +29,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rust_decimal::Decimal;
 
 use crate::aggregate::{AggregateKind, SpendAggregate, WindowKind};
 use crate::billing_period::BillingPeriod;
+use crate::contract::CreditPrice;
 use crate::currency::Currency;
 use crate::decimal::format_decimal;
 
@@ -93,13 +100,19 @@ pub const FOCUS_COLUMNS: [&str; 44] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FocusError {
     /// The aggregate is priced in a virtual currency, but FOCUS requires a national
-    /// `BillingCurrency` and burnrate does not know what one credit costs in it.
-    #[error("aggregate of contract {contract_id:?} is priced in the virtual currency {currency:?}; FOCUS needs a national BillingCurrency and the contract states no price of one {currency} in it")]
+    /// `BillingCurrency` and the contract does not say what one credit costs in it.
+    #[error("aggregate of contract {contract_id:?} is priced in the virtual currency {currency:?}; FOCUS needs a national BillingCurrency, so add credit_price (the price of one {currency} in the invoiced currency) to the contract")]
     VirtualCurrency {
         /// The contract of the aggregate.
         contract_id: String,
         /// The virtual currency's name.
         currency: String,
+    },
+    /// Converting credits to the invoiced currency exceeds the decimal range.
+    #[error("aggregate of contract {contract_id:?}: converting its cost to the invoiced currency exceeds the decimal range")]
+    ConversionOverflow {
+        /// The contract of the aggregate.
+        contract_id: String,
     },
     /// The currency code is neither ISO 4217 nor a valid virtual currency name.
     #[error("aggregate of contract {contract_id:?} has the invalid currency {currency:?}")]
@@ -153,11 +166,16 @@ impl FocusRow {
     /// Maps a final or correction aggregate and the billing period that contains its
     /// window to a FOCUS row.
     ///
+    /// An aggregate in a virtual currency needs its contract's `credit_price`: the
+    /// billed and effective costs are converted to the invoiced currency with it, and
+    /// `PricingCurrency` and `PricingCurrencyEffectiveCost` keep the credits.
+    ///
     /// Amounts are written exactly, without trailing zeros. Instants are UTC in ISO
     /// 8601 with a `Z` suffix.
     pub fn from_aggregate(
         aggregate: &SpendAggregate,
         period: BillingPeriod,
+        credit_price: Option<&CreditPrice>,
     ) -> Result<Self, FocusError> {
         let currency: Currency =
             aggregate
@@ -167,15 +185,25 @@ impl FocusRow {
                     contract_id: aggregate.contract_id.clone(),
                     currency: aggregate.currency.clone(),
                 })?;
-        // TODO: export virtual-currency usage with PricingCurrency set to the credits
-        // once a contract states the national currency it is billed in and the price
-        // of one credit in it.
-        if currency.is_virtual() {
-            return Err(FocusError::VirtualCurrency {
-                contract_id: aggregate.contract_id.clone(),
-                currency: aggregate.currency.clone(),
-            });
-        }
+        let (billing_currency, conversion) = match (currency.is_virtual(), credit_price) {
+            (false, _) => (currency.code().to_owned(), Decimal::ONE),
+            (true, Some(credit_price)) => (credit_price.currency.clone(), credit_price.amount),
+            (true, None) => {
+                return Err(FocusError::VirtualCurrency {
+                    contract_id: aggregate.contract_id.clone(),
+                    currency: aggregate.currency.clone(),
+                })
+            }
+        };
+        let convert = |amount: Decimal| {
+            amount
+                .checked_mul(conversion)
+                .ok_or_else(|| FocusError::ConversionOverflow {
+                    contract_id: aggregate.contract_id.clone(),
+                })
+        };
+        let billed_cost = convert(aggregate.billed)?;
+        let effective_cost = convert(aggregate.cost)?;
 
         // NOTE: an hour window straddles a billing-period boundary in time zones with
         // a 30- or 45-minute UTC offset (Asia/Kolkata); such a window is rejected.
@@ -189,8 +217,9 @@ impl FocusRow {
             });
         }
 
-        let cost = format_decimal(aggregate.cost);
-        let billed = format_decimal(aggregate.billed);
+        let cost = format_decimal(effective_cost);
+        let billed = format_decimal(billed_cost);
+        let pricing_cost = format_decimal(aggregate.cost);
         let quantity = format_decimal(aggregate.quantity);
         let sku_id = aggregate
             .product
@@ -201,7 +230,7 @@ impl FocusRow {
         cells.insert("BilledCost", billed);
         cells.insert("BillingAccountId", aggregate.account.clone());
         cells.insert("BillingAccountName", aggregate.account.clone());
-        cells.insert("BillingCurrency", currency.code().to_owned());
+        cells.insert("BillingCurrency", billing_currency);
         cells.insert("BillingPeriodEnd", format_instant(period.end));
         cells.insert("BillingPeriodStart", format_instant(period.start));
         cells.insert("ChargeCategory", "Usage".to_owned());
@@ -221,7 +250,7 @@ impl FocusRow {
         cells.insert("ListCost", cost.clone());
         cells.insert("PricingCategory", "Standard".to_owned());
         cells.insert("PricingCurrency", currency.code().to_owned());
-        cells.insert("PricingCurrencyEffectiveCost", cost);
+        cells.insert("PricingCurrencyEffectiveCost", pricing_cost);
         // NOTE: a package price charges whole packages, but PricingQuantity stays the
         // metered quantity because the aggregate does not carry the package size.
         cells.insert("PricingQuantity", quantity);
@@ -365,7 +394,7 @@ mod tests {
 
     #[test]
     fn final_hour_maps_costs_and_periods() {
-        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026(), None).unwrap();
 
         assert_eq!(row.get("BilledCost"), Some("7.03701"));
         assert_eq!(row.get("EffectiveCost"), Some("37.03701"));
@@ -385,7 +414,7 @@ mod tests {
 
     #[test]
     fn final_hour_maps_names_and_enums() {
-        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026(), None).unwrap();
 
         assert_eq!(row.get("ChargeCategory"), Some("Usage"));
         assert_eq!(row.get("ChargeClass"), None);
@@ -406,13 +435,13 @@ mod tests {
 
     #[test]
     fn tags_are_a_json_object_of_dimensions() {
-        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&hour_aggregate(), may_2026(), None).unwrap();
         let tags: serde_json::Value = serde_json::from_str(row.get("Tags").unwrap()).unwrap();
         assert_eq!(tags, serde_json::json!({"team": "search", "user": "u\"1"}));
 
         let mut without_dimensions = hour_aggregate();
         without_dimensions.dimensions.clear();
-        let row = FocusRow::from_aggregate(&without_dimensions, may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&without_dimensions, may_2026(), None).unwrap();
         assert_eq!(row.get("Tags"), None);
     }
 
@@ -420,7 +449,7 @@ mod tests {
     fn correction_has_its_charge_class() {
         let mut correction = hour_aggregate();
         correction.kind = AggregateKind::Correction;
-        let row = FocusRow::from_aggregate(&correction, may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&correction, may_2026(), None).unwrap();
 
         assert_eq!(row.get("ChargeClass"), Some("Correction"));
         assert_eq!(row.get("ChargeCategory"), Some("Usage"));
@@ -434,7 +463,7 @@ mod tests {
     fn meter_is_the_sku_without_product() {
         let mut aggregate = hour_aggregate();
         aggregate.product = None;
-        let row = FocusRow::from_aggregate(&aggregate, may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&aggregate, may_2026(), None).unwrap();
 
         assert_eq!(row.get("SkuId"), Some("input_tokens"));
         assert_eq!(row.get("ServiceName"), Some("azure-openai"));
@@ -446,21 +475,44 @@ mod tests {
         aggregate.currency = "JPY".into();
         aggregate.cost = Decimal::new(1500, 0);
         aggregate.billed = Decimal::new(1500, 0);
-        let row = FocusRow::from_aggregate(&aggregate, may_2026()).unwrap();
+        let row = FocusRow::from_aggregate(&aggregate, may_2026(), None).unwrap();
 
         assert_eq!(row.get("BilledCost"), Some("1500"));
         assert_eq!(row.get("BillingCurrency"), Some("JPY"));
     }
 
     #[test]
-    fn virtual_currency_is_rejected() {
+    fn credits_without_credit_price_rejected() {
         let mut aggregate = hour_aggregate();
         aggregate.currency = "credits".into();
-        let error = FocusRow::from_aggregate(&aggregate, may_2026()).unwrap_err();
+        let error = FocusRow::from_aggregate(&aggregate, may_2026(), None).unwrap_err();
         assert!(
             matches!(error, FocusError::VirtualCurrency { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn credits_convert_with_credit_price() {
+        let mut aggregate = hour_aggregate();
+        aggregate.currency = "credits".into();
+        aggregate.cost = "12.5".parse().unwrap();
+        aggregate.prepaid_applied = "10".parse().unwrap();
+        aggregate.billed = "2.5".parse().unwrap();
+        let credit_price = CreditPrice {
+            amount: "2.37".parse().unwrap(),
+            currency: "USD".into(),
+        };
+        let row = FocusRow::from_aggregate(&aggregate, may_2026(), Some(&credit_price)).unwrap();
+
+        // Hand-computed: 2.5 × 2.37 = 5.925 and 12.5 × 2.37 = 29.625.
+        assert_eq!(row.get("BillingCurrency"), Some("USD"));
+        assert_eq!(row.get("BilledCost"), Some("5.925"));
+        assert_eq!(row.get("EffectiveCost"), Some("29.625"));
+        assert_eq!(row.get("ListCost"), Some("29.625"));
+        assert_eq!(row.get("ContractedCost"), Some("29.625"));
+        assert_eq!(row.get("PricingCurrency"), Some("credits"));
+        assert_eq!(row.get("PricingCurrencyEffectiveCost"), Some("12.5"));
     }
 
     #[test]
@@ -469,7 +521,7 @@ mod tests {
             start: utc("2026-05-06T10:30:00Z"),
             end: utc("2026-06-06T10:30:00Z"),
         };
-        let error = FocusRow::from_aggregate(&hour_aggregate(), period).unwrap_err();
+        let error = FocusRow::from_aggregate(&hour_aggregate(), period, None).unwrap_err();
         assert!(
             matches!(error, FocusError::OutsideBillingPeriod { .. }),
             "{error}"

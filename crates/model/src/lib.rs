@@ -16,8 +16,8 @@ pub use aggregate::{AggregateKind, SpendAggregate, WindowKind};
 pub use alert::{Alert, AlertKind, AlertStatus, Contributor, Severity};
 pub use billing_period::{billing_period_containing, BillingPeriod};
 pub use contract::{
-    Budget, Contract, ContractError, ContractSpec, Prepaid, Price, Pricing, Rounding, RoundingMode,
-    Tier, VENDOR_BILLED_ID_PREFIX,
+    Budget, Contract, ContractError, ContractSpec, CreditPrice, Prepaid, Price, Pricing, Rounding,
+    RoundingMode, Tier, VENDOR_BILLED_ID_PREFIX,
 };
 pub use contract_file::{
     parse_contract_json, parse_contracts_jsonl, parse_contracts_yaml, ContractLoadError,

@@ -143,6 +143,45 @@ fn contract_without_prices_is_valid() {
 }
 
 #[test]
+fn credit_price_needs_virtual_contract_currency() {
+    let credits = r#"{"id": "c0", "account": "acme", "vendor": "snowflake", "currency": "credits", "prices": [],
+                      "credit_price": {"amount": "3.00", "currency": "USD"}}"#;
+    let contract = parse_contract_json(credits).unwrap();
+    assert_eq!(contract.credit_price.unwrap().amount.to_string(), "3.00");
+
+    let dollars = credits.replace(r#""currency": "credits""#, r#""currency": "EUR""#);
+    assert_one_problem(
+        &dollars,
+        &["credit_price", "national currency EUR", "remove it"],
+    );
+}
+
+#[test]
+fn credit_price_rejects_bad_values() {
+    let with = |credit_price: &str| {
+        format!(
+            r#"{{"id": "c0", "account": "acme", "vendor": "snowflake", "currency": "credits", "prices": [], "credit_price": {credit_price}}}"#
+        )
+    };
+    assert_one_problem(
+        &with(r#"{"amount": "3", "currency": "tokens"}"#),
+        &["credit_price.currency", "virtual currency"],
+    );
+    assert_one_problem(
+        &with(r#"{"amount": "3", "currency": "usd"}"#),
+        &["credit_price.currency", "upper case"],
+    );
+    assert_one_problem(
+        &with(r#"{"amount": "0", "currency": "USD"}"#),
+        &["credit_price.amount", "not positive"],
+    );
+    assert_one_problem(
+        &with(r#"{"amount": "-1", "currency": "USD"}"#),
+        &["credit_price.amount", "not positive"],
+    );
+}
+
+#[test]
 fn implicit_contract_ids_are_reserved() {
     let json = r#"{"id": "vendor-billed:openai:acme:USD", "account": "acme", "vendor": "openai", "currency": "USD", "prices": []}"#;
     assert_one_problem(json, &["id", "vendor-billed:", "choose another id"]);

@@ -83,6 +83,7 @@ fn build_table() -> ContractTable {
                 prepaid: None,
                 budgets: Vec::new(),
                 rounding: None,
+                credit_price: None,
             }
         })
         .collect();

@@ -349,7 +349,11 @@ impl Replay {
                 )
             })?;
 
-        match FocusRow::from_aggregate(aggregate, period) {
+        let credit_price = self
+            .table
+            .get(&aggregate.contract_id)
+            .and_then(|contract| contract.credit_price.as_ref());
+        match FocusRow::from_aggregate(aggregate, period, credit_price) {
             Ok(row) => {
                 self.sinks
                     .focus

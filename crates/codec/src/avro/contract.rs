@@ -8,7 +8,9 @@
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use burnrate_model::contract::{PriceSpec, PricingSpec};
-use burnrate_model::{Budget, Contract, ContractSpec, Prepaid, Rounding, RoundingMode, Tier};
+use burnrate_model::{
+    Budget, Contract, ContractSpec, CreditPrice, Prepaid, Rounding, RoundingMode, Tier,
+};
 
 use super::datum::AvroRecord;
 use super::error::AvroCodecError;
@@ -57,6 +59,10 @@ impl AvroRecord for ContractSpec {
             ),
             ("budgets", Value::Array(budgets)),
             ("rounding", nullable_value(rounding)),
+            (
+                "credit_price",
+                nullable_value(self.credit_price.as_ref().map(credit_price_value)),
+            ),
         ]))
     }
 
@@ -77,6 +83,7 @@ impl AvroRecord for ContractSpec {
                 array_of(path, value, budget_from_value)
             })?,
             rounding: fields.optional("rounding", rounding_from_value)?,
+            credit_price: fields.optional("credit_price", credit_price_from_value)?,
         })
     }
 }
@@ -149,6 +156,13 @@ fn prepaid_value(prepaid: &Prepaid) -> Value {
         ("amount", decimal_value(prepaid.amount)),
         ("starts", timestamp_value(prepaid.starts)),
         ("ends", timestamp_value(prepaid.ends)),
+    ])
+}
+
+fn credit_price_value(credit_price: &CreditPrice) -> Value {
+    record_value(vec![
+        ("amount", decimal_value(credit_price.amount)),
+        ("currency", Value::String(credit_price.currency.clone())),
     ])
 }
 
@@ -226,6 +240,14 @@ fn prepaid_from_value(path: &str, value: Value) -> Result<Prepaid, AvroCodecErro
         amount: fields.required("amount", decimal)?,
         starts: fields.required("starts", timestamp)?,
         ends: fields.required("ends", timestamp)?,
+    })
+}
+
+fn credit_price_from_value(path: &str, value: Value) -> Result<CreditPrice, AvroCodecError> {
+    let mut fields = RecordFields::new(path, value)?;
+    Ok(CreditPrice {
+        amount: fields.required("amount", decimal)?,
+        currency: fields.required("currency", string)?,
     })
 }
 
@@ -346,6 +368,22 @@ mod tests {
         assert_eq!(decoded, original);
         assert_eq!(decoded.prepaid, None);
         assert_eq!(decoded.rounding, None);
+        assert_eq!(decoded.credit_price, None);
+    }
+
+    #[test]
+    fn credit_price_round_trips() {
+        let original = parse_contract_json(
+            r#"{"id": "c", "account": "a", "vendor": "snowflake", "currency": "credits", "prices": [],
+                "credit_price": {"amount": "2.370000000001", "currency": "USD"}}"#,
+        )
+        .unwrap();
+        let datum = encode_datum(&original).unwrap();
+        let decoded: Contract = decode_datum(&datum, contract_schema()).unwrap();
+        assert_eq!(decoded, original);
+        let credit_price = decoded.credit_price.unwrap();
+        assert_eq!(credit_price.amount.to_string(), "2.370000000001");
+        assert_eq!(credit_price.currency, "USD");
     }
 
     #[test]
