@@ -453,3 +453,104 @@ fn replay_reads_snowflake_metering() {
     let dead_letters = std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap();
     assert!(dead_letters.is_empty(), "{dead_letters}");
 }
+
+#[test]
+fn previous_export_leaves_only_restatements() {
+    // A later FOCUS export restates two rows' BilledCost and adds one row.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repository_root().join(DATA).join("focus/focus_sample.csv");
+    let mut reader = csv::Reader::from_path(&sample).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let billed = header.iter().position(|name| name == "BilledCost").unwrap();
+    let description = header
+        .iter()
+        .position(|name| name == "ChargeDescription")
+        .unwrap();
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let expected_total: Decimal = rows.iter().map(|row| dec(&row[billed])).sum::<Decimal>()
+        + dec("1.5")
+        - dec(&rows[1][billed])
+        + dec(&rows[2][billed]);
+    rows[0][billed] = (dec(&rows[0][billed]) + dec("1.5")).to_string();
+    rows[1][billed] = "0".to_owned();
+    let mut added = rows[2].clone();
+    added[description] = "A row the vendor added later".to_owned();
+    rows.push(added);
+    let later = dir.path().join("later.csv");
+    let mut writer = csv::Writer::from_path(&later).unwrap();
+    writer.write_record(&header).unwrap();
+    for row in &rows {
+        writer.write_record(row).unwrap();
+    }
+    writer.flush().unwrap();
+
+    let sample_text = sample.to_str().unwrap();
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "focus",
+        "--previous",
+        sample_text,
+        later.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = stdout_lines(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 new, 2 corrections of restated records; 998 unchanged"),
+        "{stderr}"
+    );
+
+    assert_eq!(events.len(), 3);
+    let corrections: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["id"].as_str().unwrap().contains("~restated-"))
+        .collect();
+    assert_eq!(corrections.len(), 2);
+    assert!(corrections
+        .iter()
+        .all(|event| event["type"] == "burnrate.usage.correction"));
+    assert_eq!(corrections[0]["data"]["cost"], "1.5");
+
+    // The first import plus the restatements count exactly the later export's BilledCost.
+    let first = dir.path().join("first.jsonl");
+    let delta = dir.path().join("delta.jsonl");
+    let imported = burnrate(&[
+        "import",
+        "--format",
+        "focus",
+        "--out",
+        first.to_str().unwrap(),
+        sample_text,
+    ]);
+    assert!(imported.status.success());
+    std::fs::write(&delta, &output.stdout).unwrap();
+    let out = dir.path().join("out");
+    let replay = burnrate(&[
+        "replay",
+        "--out",
+        out.to_str().unwrap(),
+        first.to_str().unwrap(),
+        delta.to_str().unwrap(),
+    ]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let period_cost: Decimal = std::fs::read_to_string(out.join("aggregates.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|aggregate| aggregate["window"] == "period")
+        .map(|aggregate| dec(aggregate["cost"].as_str().unwrap()))
+        .sum();
+    assert_eq!(period_cost, expected_total);
+}

@@ -65,7 +65,10 @@ struct RawEvent<'a> {
     data: Option<RawData<'a>>,
 }
 
+/// The `data` object. Unknown fields are rejected: a misspelled `cost` would
+/// otherwise leave the event to be priced by its contract, at another amount.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawData<'a> {
     #[serde(borrow)]
     meter: Option<Cow<'a, str>>,
@@ -468,6 +471,15 @@ mod tests {
         let cost = event.cost.unwrap();
         assert_eq!(cost.amount, Decimal::from_str("0.1").unwrap());
         assert_eq!(cost.currency.code(), "credits");
+    }
+
+    #[test]
+    fn misspelled_data_field_rejected() {
+        let error = decode_cloudevent(with_cost(r#""Cost": "5", "curency": "USD""#).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `Cost`"), "{error}");
+        assert!(error.contains("`cost`"), "{error}");
     }
 
     #[test]

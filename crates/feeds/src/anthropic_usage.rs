@@ -42,8 +42,8 @@
 //! price it by contract, or the cost report to count Anthropic's cost, not both, or the
 //! spend is counted twice.
 //! NOTE: a bucket that was still open when exported keeps its id when re-exported with
-//! a larger quantity, so the later export is dropped as a duplicate; export closed
-//! buckets only.
+//! a larger quantity, so the later export, imported in full, is dead-lettered as a
+//! reused id with other content. Import it with `--previous` to count the difference.
 
 use std::collections::BTreeMap;
 use std::io::Read;

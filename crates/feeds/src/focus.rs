@@ -24,7 +24,8 @@
 //!
 //! FOCUS has no row id, so the id is a 128-bit XXH3 hash of every column except the
 //! amounts, quantities and unit prices: the same charge keeps its id when a later
-//! export restates its cost, and a re-import is deduplicated.
+//! export restates its cost, a re-import is deduplicated, and
+//! [`crate::restatement::restate`] can turn the restatement into a correction.
 //!
 //! NOTE: `Tags` is not turned into dimensions.
 

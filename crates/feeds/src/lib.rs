@@ -9,6 +9,7 @@ pub mod azure_llm_trace;
 pub mod datadog_usage;
 pub mod focus;
 pub mod openai_usage;
+pub mod restatement;
 pub mod snowflake_metering;
 pub mod twilio_usage;
 

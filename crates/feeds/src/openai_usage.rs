@@ -24,8 +24,8 @@
 //! `input_cached_tokens`, `input_audio_tokens` and the other input kinds), so a contract
 //! should price either the total or its parts, never both.
 //! NOTE: a bucket that was still open when exported keeps its id when re-exported with
-//! a larger quantity, so the later export is dropped as a duplicate; export closed
-//! buckets only.
+//! a larger quantity, so the later export, imported in full, is dead-lettered as a
+//! reused id with other content. Import it with `--previous` to count the difference.
 
 use std::io::Read;
 

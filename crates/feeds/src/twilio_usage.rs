@@ -105,7 +105,10 @@ fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, Str
         dimensions.insert("count".to_owned(), count.to_string());
     }
     // Twilio writes the ISO 4217 code in lower case (`usd`).
-    let currency = json_text(record, "price_unit").map(str::to_ascii_uppercase);
+    // A record without a price has no vendor cost, whatever its `price_unit` says.
+    let currency = json_text(record, "price_unit")
+        .filter(|_| price.is_some())
+        .map(str::to_ascii_uppercase);
     if price.is_some() && currency.is_none() {
         return Err(format!(
             "usage record {position} has a price but no price_unit; add the currency of the price"

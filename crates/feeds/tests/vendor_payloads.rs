@@ -276,6 +276,23 @@ fn twilio_bad_usage_is_reported() {
     assert!(error.problem.contains("invalid usage \"12,5\""), "{error}");
 }
 
+#[test]
+fn twilio_null_price_has_no_cost() {
+    let text = std::fs::read_to_string(data(
+        "twilio/usage_records_daily_example.from_twilio-python_test_daily.json",
+    ))
+    .unwrap();
+    let mut page: Value = serde_json::from_str(&text).unwrap();
+    page["usage_records"][0]["usage"] = "5".into();
+    page["usage_records"][0]["price"] = Value::Null;
+    let records = twilio_usage::read_events(page.to_string().as_bytes()).unwrap();
+    let event = records[0].as_ref().unwrap();
+
+    // The sample keeps "price_unit": "usd", which says nothing without a price.
+    assert_eq!(event.quantity, dec("5"));
+    assert_eq!(event.cost, None);
+}
+
 fn read_datadog(path: &str) -> Vec<FeedRecord> {
     datadog_usage::read_events(std::fs::File::open(data(path)).unwrap()).unwrap()
 }

@@ -101,7 +101,7 @@ pub const FOCUS_COLUMNS: [&str; 44] = [
 pub enum FocusError {
     /// The aggregate is priced in a virtual currency, but FOCUS requires a national
     /// `BillingCurrency` and the contract does not say what one credit costs in it.
-    #[error("aggregate of contract {contract_id:?} is priced in the virtual currency {currency:?}; FOCUS needs a national BillingCurrency, so add credit_price (the price of one {currency} in the invoiced currency) to the contract")]
+    #[error("aggregate of contract {contract_id:?} is priced in the virtual currency {currency:?}; FOCUS needs a national BillingCurrency, so add credit_price (what one unit of {currency} costs in the invoiced currency) to the contract")]
     VirtualCurrency {
         /// The contract of the aggregate.
         contract_id: String,

@@ -6,15 +6,16 @@
 //! period, its prepaid pool and its budgets. The contract is chosen in this order:
 //!
 //! 1. the contract whose price covers the event's meter and product at its time, as
-//!    for any event, so vendor-costed and priced usage of one meter share budgets;
+//!    for any event, when it is in the cost's currency, so vendor-costed and priced
+//!    usage of one meter share budgets;
 //! 2. otherwise the account's contract with the vendor in the cost's currency (the
 //!    first by id), which may have no prices at all;
 //! 3. otherwise, when the account has no contract with the vendor, the implicit
 //!    vendor-billed contract of [`Contract::vendor_billed`], so the spend is counted
 //!    even before anyone writes a contract.
 //!
-//! A contract in another currency than the cost leaves the event unrated: burnrate
-//! does not convert currencies.
+//! When the account has contracts with the vendor but none in the cost's currency,
+//! the event is unrated: burnrate does not convert currencies.
 
 use std::sync::Arc;
 
@@ -64,24 +65,30 @@ fn contract_for(
         .ok()
         .map(|found| Arc::clone(found.contract()));
     let pair_contracts = table.contracts_of(&event.account, &event.source);
-    let chosen = pricing_contract.or_else(|| {
-        pair_contracts
-            .iter()
-            .find(|contract| contract.currency == vendor_cost.currency)
-            .map(|contract| Arc::clone(contract))
-    });
+    let in_cost_currency = |contract: &Contract| contract.currency == vendor_cost.currency;
 
-    match chosen {
-        Some(contract) if contract.currency == vendor_cost.currency => Ok(contract),
-        Some(contract) => Err(currency_mismatch(&contract, vendor_cost)),
-        None => match pair_contracts.first() {
-            Some(contract) => Err(currency_mismatch(contract, vendor_cost)),
-            None => Ok(Arc::new(Contract::vendor_billed(
-                &event.account,
-                &event.source,
-                vendor_cost.currency.clone(),
-            ))),
-        },
+    if let Some(contract) = pricing_contract
+        .as_ref()
+        .filter(|contract| in_cost_currency(contract))
+    {
+        return Ok(Arc::clone(contract));
+    }
+    if let Some(contract) = pair_contracts
+        .iter()
+        .find(|contract| in_cost_currency(contract))
+    {
+        return Ok(Arc::clone(contract));
+    }
+    match pricing_contract
+        .as_ref()
+        .or(pair_contracts.first().copied())
+    {
+        Some(contract) => Err(currency_mismatch(contract, vendor_cost)),
+        None => Ok(Arc::new(Contract::vendor_billed(
+            &event.account,
+            &event.source,
+            vendor_cost.currency.clone(),
+        ))),
     }
 }
 

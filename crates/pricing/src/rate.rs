@@ -141,9 +141,9 @@ pub(crate) fn draw_prepaid(
     let charged_after =
         charged_before
             .checked_add(cost)
-            .ok_or_else(|| UnratedReason::Overflow {
-                meter: event.meter.clone(),
-                quantity: event.quantity,
+            .ok_or_else(|| UnratedReason::PrepaidOverflow {
+                contract_id: contract.id.clone(),
+                cost,
             })?;
 
     // What the pool has covered is the charged cost clamped to [0, amount]; the

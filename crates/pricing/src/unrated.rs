@@ -49,6 +49,14 @@ pub enum UnratedReason {
         /// The currency of the event's cost.
         cost_currency: String,
     },
+    /// The cost drawn from a prepaid pool so far, plus this event's, does not fit a decimal.
+    #[error("cost {cost} added to what contract {contract_id:?} has drawn from its prepaid pool exceeds the decimal range; check the event's cost")]
+    PrepaidOverflow {
+        /// The contract with the pool.
+        contract_id: String,
+        /// The event's cost.
+        cost: rust_decimal::Decimal,
+    },
     /// The cost does not fit a decimal (a quantity or price near 7.9e28).
     #[error("cost of quantity {quantity} for meter {meter:?} exceeds the decimal range")]
     Overflow {
@@ -67,7 +75,7 @@ impl UnratedReason {
             UnratedReason::NoPrice { .. } => "no_price",
             UnratedReason::PriceNotInForce { .. } => "price_not_in_force",
             UnratedReason::CurrencyMismatch { .. } => "currency_mismatch",
-            UnratedReason::Overflow { .. } => "overflow",
+            UnratedReason::Overflow { .. } | UnratedReason::PrepaidOverflow { .. } => "overflow",
         }
     }
 }

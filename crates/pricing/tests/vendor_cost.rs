@@ -208,6 +208,33 @@ fn other_currency_unrated_not_converted() {
 }
 
 #[test]
+fn cost_currency_contract_beats_pricing_contract() {
+    // The USD contract prices the meter, but the cost is in EUR and the account has
+    // a contract in EUR for such costs.
+    let prices = r#"{"meter": "Requests", "effective_from": "2024-01-01T00:00:00Z",
+                     "pricing": {"model": "per_unit", "unit_price": "0.0000004"}}"#;
+    let table = table(&[
+        &aws_contract("aws-usd", "USD", prices, ""),
+        &aws_contract("aws-eur", "EUR", "", ""),
+    ]);
+    let mut state = RatingState::default();
+
+    let euros = rate(
+        &table,
+        &mut state,
+        &costed("r1", "2024-09-18T22:00:00Z", "0.5", "EUR"),
+    );
+    let dollars = rate(
+        &table,
+        &mut state,
+        &costed("r2", "2024-09-18T22:00:00Z", "0.5", "USD"),
+    );
+
+    assert_eq!(euros.contract.id, "aws-eur");
+    assert_eq!(dollars.contract.id, "aws-usd");
+}
+
+#[test]
 fn implicit_period_found_by_id() {
     let period = Contract::vendor_billed_period(
         "vendor-billed:aws:51738928782:USD",
@@ -245,4 +272,33 @@ fn priceless_contract_leaves_priced_events_unrated() {
     priced.cost = None;
     let reason = rate_event(&table, &mut state, &priced).unwrap_err();
     assert_eq!(reason.code(), "no_price", "{reason}");
+}
+
+#[test]
+fn pool_overflow_names_the_cost() {
+    let pool = r#", "prepaid": {"amount": "1.00", "starts": "2024-09-01T00:00:00Z", "ends": "2024-10-01T00:00:00Z"}"#;
+    let table = table(&[&aws_contract("aws-pool", "USD", "", pool)]);
+    let mut state = RatingState::default();
+    rate(
+        &table,
+        &mut state,
+        &costed("r1", "2024-09-18T22:00:00Z", "5", "USD"),
+    );
+
+    let huge = costed(
+        "r2",
+        "2024-09-18T23:00:00Z",
+        "79228162514264337593543950335",
+        "USD",
+    );
+    let reason = rate_event(&table, &mut state, &huge).unwrap_err();
+
+    assert_eq!(reason.code(), "overflow");
+    assert!(
+        reason
+            .to_string()
+            .contains("cost 79228162514264337593543950335"),
+        "{reason}"
+    );
+    assert!(reason.to_string().contains("aws-pool"), "{reason}");
 }

@@ -84,7 +84,7 @@ pub(super) fn on_unrated(
     if track.events == 1 {
         track.firing = true;
         let summary = format!(
-            "usage of meter {:?} by account {:?} from {:?} has no price: {reason}",
+            "usage of meter {:?} by account {:?} from {:?} is unrated: {reason}",
             event.meter, event.account, event.source
         );
         alerts.push(unrated_alert(
