@@ -504,20 +504,28 @@ fn previous_export_leaves_only_restatements() {
     let events = stdout_lines(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("1 new, 2 corrections of restated records; 998 unchanged"),
+        stderr.contains("wrote 5 events from 1 files against 1 previous files: 1 new records, 2 restated records (each reversed and sent again), 0 reversed missing records; 998 unchanged"),
         "{stderr}"
     );
 
-    assert_eq!(events.len(), 3);
-    let corrections: Vec<&Value> = events
+    assert_eq!(events.len(), 5);
+    let ids: Vec<&str> = events
         .iter()
-        .filter(|event| event["id"].as_str().unwrap().contains("~restated-"))
+        .map(|event| event["id"].as_str().unwrap())
         .collect();
-    assert_eq!(corrections.len(), 2);
-    assert!(corrections
-        .iter()
-        .all(|event| event["type"] == "burnrate.usage.correction"));
-    assert_eq!(corrections[0]["data"]["cost"], "1.5");
+    assert_eq!(
+        ids.iter().filter(|id| id.contains("~reversed-")).count(),
+        2,
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.iter().filter(|id| id.contains("~restated-")).count(),
+        2,
+        "{ids:?}"
+    );
+    assert_eq!(events[0]["type"], "burnrate.usage.correction");
+    assert_eq!(events[0]["data"]["cost"], "-0.0000008");
+    assert_eq!(events[1]["data"]["cost"], "1.5000008");
 
     // The first import plus the restatements count exactly the later export's BilledCost.
     let first = dir.path().join("first.jsonl");
@@ -553,4 +561,106 @@ fn previous_export_leaves_only_restatements() {
         .map(|aggregate| dec(aggregate["cost"].as_str().unwrap()))
         .sum();
     assert_eq!(period_cost, expected_total);
+}
+
+/// Writes a Twilio usage-records page with one record per (category, usage, price).
+fn twilio_page(path: &Path, records: &[(&str, &str, &str)]) {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(category, usage, price)| {
+            serde_json::json!({
+                "account_sid": "AC1", "category": category, "start_date": "2026-05-04",
+                "end_date": "2026-05-04", "usage": usage, "price": price, "price_unit": "usd"
+            })
+        })
+        .collect();
+    std::fs::write(
+        path,
+        serde_json::json!({ "usage_records": records }).to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn restatement_chain_ends_at_last_export() {
+    // sms goes back and forth, calls drops to zero (and out of the export) in the
+    // third export, and mms appears in the last one.
+    let dir = tempfile::tempdir().unwrap();
+    let exports = [
+        vec![("sms", "100", "0.79"), ("calls", "10", "0.30")],
+        vec![("sms", "120", "0.95"), ("calls", "10", "0.30")],
+        vec![("sms", "100", "0.79"), ("calls", "0", "0")],
+        vec![("sms", "120", "0.95"), ("mms", "3", "0.06")],
+    ];
+    let paths: Vec<PathBuf> = (0..exports.len())
+        .map(|index| dir.path().join(format!("e{index}.json")))
+        .collect();
+    for (path, records) in paths.iter().zip(&exports) {
+        twilio_page(path, records);
+    }
+
+    let mut deltas = Vec::new();
+    let first = dir.path().join("d0.jsonl");
+    let output = burnrate(&[
+        "import",
+        "--format",
+        "twilio-usage",
+        "--out",
+        first.to_str().unwrap(),
+        paths[0].to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    deltas.push(first);
+    for step in 1..paths.len() {
+        let delta = dir.path().join(format!("d{step}.jsonl"));
+        let output = burnrate(&[
+            "import",
+            "--format",
+            "twilio-usage",
+            "--reverse-missing",
+            "--previous",
+            paths[step - 1].to_str().unwrap(),
+            "--out",
+            delta.to_str().unwrap(),
+            paths[step].to_str().unwrap(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        deltas.push(delta);
+    }
+
+    let out = dir.path().join("out");
+    let mut args = vec!["replay", "--out", out.to_str().unwrap()];
+    args.extend(deltas.iter().map(|path| path.to_str().unwrap()));
+    let replay = burnrate(&args);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("dead_letters.jsonl")).unwrap(),
+        ""
+    );
+
+    let mut cost_by_meter: std::collections::BTreeMap<String, Decimal> =
+        std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(out.join("aggregates.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let aggregate: Value = serde_json::from_str(line).unwrap();
+        if aggregate["window"] == "period" {
+            *cost_by_meter
+                .entry(aggregate["meter"].as_str().unwrap().to_owned())
+                .or_default() += dec(aggregate["cost"].as_str().unwrap());
+        }
+    }
+    // The last export, by hand: sms 0.95, mms 0.06, and calls no longer billed.
+    assert_eq!(cost_by_meter["sms"], dec("0.95"));
+    assert_eq!(cost_by_meter["mms"], dec("0.06"));
+    assert_eq!(cost_by_meter["calls"], Decimal::ZERO);
 }

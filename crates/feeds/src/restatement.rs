@@ -7,122 +7,188 @@
 //! keeps only what changed:
 //!
 //! - a record that is new in the current export, unchanged;
-//! - for a record whose quantity or cost changed, a correction carrying the difference,
-//!   at the record's time, with the id `ID~restated-HASH` where `HASH` is taken from
-//!   the new amounts, so importing the same pair twice still deduplicates.
+//! - for a record that changed in any way, a correction that reverses the previous
+//!   record (`ID~reversed-FP`) and the current record as a new event
+//!   (`ID~restated-FP`). Reversing in full, rather than sending the difference, keeps
+//!   every total right when a dimension, the currency or the presence of a cost
+//!   changed too.
 //!
-//! A record of the previous export that is missing from the current one is not
-//! reversed, because exports of different date ranges would undo each other: it is
-//! only counted in [`Restatement::missing`].
+//! `FP` is a fingerprint of the whole previous export. Importing the same pair twice
+//! gives the same ids, so it deduplicates, and each step of a chain of exports gets
+//! ids of its own, so a value that comes back in a later export is counted again.
+//! Comparing against an older export than the last imported (e1 → e2, then e1 → e3)
+//! repeats the reversals under the same ids, so they deduplicate. The new versions
+//! are dead-lettered as reused ids with other content.
+//!
+//! NOTE: a step whose previous export equals an earlier step's previous export in
+//! every record and amount (the vendor reverted a whole export) gets that step's ids,
+//! so its changes are dropped as duplicates.
+//!
+//! A record of the previous export that is missing from the current one is reversed
+//! only on request, because exports of different date ranges would undo each other.
+//! Adapters skip records whose amounts are zero, so a record restated to zero is one
+//! of these.
 
 use std::collections::{HashMap, HashSet};
 
 use burnrate_model::{EventKind, UsageEvent, VendorCost};
-use rust_decimal::Decimal;
+use xxhash_rust::xxh3::Xxh3;
+
+/// The export a problem was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// The export imported before.
+    Previous,
+    /// The export being imported.
+    Current,
+}
+
+/// A record that could not be compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestatementProblem {
+    /// The export the record belongs to.
+    pub export: Export,
+    /// Position of the record among the events of its export, from 0.
+    pub index: usize,
+    /// The reason it could not be compared.
+    pub problem: String,
+}
 
 /// The events to publish for a current export, given the previous one.
 #[derive(Debug, Default)]
 pub struct Restatement {
-    /// New records and corrections of restated ones, or why a record could not be compared.
-    pub events: Vec<Result<UsageEvent, String>>,
-    /// Records whose amounts did not change, left out.
+    /// New records, and the reversals and new versions of changed ones, in the order of
+    /// the current export.
+    pub events: Vec<UsageEvent>,
+    /// Records that could not be compared.
+    pub problems: Vec<RestatementProblem>,
+    /// Records new in the current export.
+    pub new: usize,
+    /// Records that changed, each sent as a reversal and a new version.
+    pub restated: usize,
+    /// Records that did not change, left out.
     pub unchanged: usize,
     /// Records of the previous export that the current one does not have.
     pub missing: usize,
+    /// Missing records that were reversed, when requested.
+    pub reversed_missing: usize,
 }
 
 /// Compares `current` with `previous` by (`source`, `id`) and returns what changed.
-pub fn restate(previous: &[UsageEvent], current: &[UsageEvent]) -> Restatement {
+/// With `reverse_missing`, records of `previous` absent from `current` are reversed.
+pub fn restate(
+    previous: &[UsageEvent],
+    current: &[UsageEvent],
+    reverse_missing: bool,
+) -> Restatement {
+    let mut restatement = Restatement::default();
+    let fingerprint = fingerprint(previous);
+
     let mut before: HashMap<(&str, &str), &UsageEvent> = HashMap::new();
-    for event in previous {
-        before.insert((&event.source, &event.id), event);
+    for (index, event) in previous.iter().enumerate() {
+        if before.insert((&event.source, &event.id), event).is_some() {
+            restatement.problems.push(RestatementProblem {
+                export: Export::Previous,
+                index,
+                problem: twice(event, "previous"),
+            });
+        }
     }
 
-    let mut restatement = Restatement::default();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for event in current {
+    for (index, event) in current.iter().enumerate() {
         let key = (event.source.as_str(), event.id.as_str());
         if !seen.insert(key) {
-            restatement.events.push(Err(format!(
-                "id {:?} of source {:?} appears twice in the current export; only its first record is compared",
-                event.id, event.source
-            )));
+            restatement.problems.push(RestatementProblem {
+                export: Export::Current,
+                index,
+                problem: twice(event, "current"),
+            });
             continue;
         }
 
         match before.get(&key) {
-            None => restatement.events.push(Ok(event.clone())),
-            Some(old) => match difference(old, event) {
-                Ok(Some(correction)) => restatement.events.push(Ok(correction)),
-                Ok(None) => restatement.unchanged += 1,
-                Err(problem) => restatement.events.push(Err(problem)),
-            },
+            None => {
+                restatement.events.push(event.clone());
+                restatement.new += 1;
+            }
+            Some(old) if same_record(old, event) => restatement.unchanged += 1,
+            Some(old) => {
+                restatement.events.push(reversal(old, &fingerprint));
+                restatement.events.push(UsageEvent {
+                    id: format!("{}~restated-{fingerprint}", event.id),
+                    ..event.clone()
+                });
+                restatement.restated += 1;
+            }
         }
     }
 
-    restatement.missing = before.keys().filter(|key| !seen.contains(*key)).count();
+    for event in previous {
+        if seen.contains(&(event.source.as_str(), event.id.as_str())) {
+            continue;
+        }
+        restatement.missing += 1;
+        if reverse_missing {
+            restatement.events.push(reversal(event, &fingerprint));
+            restatement.reversed_missing += 1;
+        }
+    }
     restatement
 }
 
-/// Returns the correction from `old` to `new`, `None` when the amounts are equal.
-fn difference(old: &UsageEvent, new: &UsageEvent) -> Result<Option<UsageEvent>, String> {
-    let same_usage = old.time == new.time
+fn twice(event: &UsageEvent, export: &str) -> String {
+    format!(
+        "id {:?} of source {:?} appears twice in the {export} export; only its first record is compared",
+        event.id, event.source
+    )
+}
+
+/// Returns whether two records describe the same usage at the same amounts. Amounts
+/// compare by value, so `5.0` and `5` are the same.
+fn same_record(old: &UsageEvent, new: &UsageEvent) -> bool {
+    old.kind == new.kind
+        && old.time == new.time
         && old.account == new.account
         && old.meter == new.meter
+        && old.quantity == new.quantity
         && old.product == new.product
-        && old.dimensions == new.dimensions;
-    if !same_usage {
-        return Err(format!(
-            "record {:?} changed its time, account, meter, product or dimensions, not only its amounts; import it as a new record with another id",
-            new.id
-        ));
-    }
+        && old.dimensions == new.dimensions
+        && old.cost == new.cost
+}
 
-    let overflow = || {
-        format!(
-            "the restatement of record {:?} exceeds the decimal range",
-            new.id
-        )
-    };
-    let quantity = new
-        .quantity
-        .checked_sub(old.quantity)
-        .ok_or_else(overflow)?;
-    let cost = match (&old.cost, &new.cost) {
-        (None, None) => None,
-        (Some(old_cost), Some(new_cost)) if old_cost.currency == new_cost.currency => Some(VendorCost {
-            amount: new_cost.amount.checked_sub(old_cost.amount).ok_or_else(overflow)?,
-            currency: new_cost.currency.clone(),
-        }),
-        _ => {
-            return Err(format!(
-                "record {:?} changed the currency of its cost, or gained or lost a cost; correct it by hand",
-                new.id
-            ))
-        }
-    };
-    let cost_unchanged = cost.as_ref().is_none_or(|cost| cost.amount.is_zero());
-    if quantity.is_zero() && cost_unchanged {
-        return Ok(None);
-    }
-
-    // The hash of the new amounts keeps the ids of successive restatements apart.
-    let amounts = format!(
-        "{}|{}",
-        new.quantity.normalize(),
-        new.cost
-            .as_ref()
-            .map_or(Decimal::ZERO, |cost| cost.amount)
-            .normalize()
-    );
-    let hash = xxhash_rust::xxh3::xxh3_64(amounts.as_bytes());
-    Ok(Some(UsageEvent {
-        id: format!("{}~restated-{hash:016x}", new.id),
+/// Returns the correction that takes `old` back out of every total.
+fn reversal(old: &UsageEvent, fingerprint: &str) -> UsageEvent {
+    UsageEvent {
+        id: format!("{}~reversed-{fingerprint}", old.id),
         kind: EventKind::Correction,
-        quantity,
-        cost,
-        ..new.clone()
-    }))
+        quantity: -old.quantity,
+        cost: old.cost.as_ref().map(|cost| VendorCost {
+            amount: -cost.amount,
+            currency: cost.currency.clone(),
+        }),
+        ..old.clone()
+    }
+}
+
+/// Returns a 64-bit hash of every record's identity and amounts, in export order, as
+/// 16 hex digits.
+fn fingerprint(events: &[UsageEvent]) -> String {
+    let mut hasher = Xxh3::new();
+    for event in events {
+        for part in [event.source.as_str(), event.id.as_str()] {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+        hasher.update(event.quantity.normalize().to_string().as_bytes());
+        hasher.update(&[0]);
+        if let Some(cost) = &event.cost {
+            hasher.update(cost.amount.normalize().to_string().as_bytes());
+            hasher.update(cost.currency.code().as_bytes());
+        }
+        hasher.update(&[1]);
+    }
+    format!("{:016x}", hasher.digest())
 }
 
 #[cfg(test)]
@@ -131,6 +197,7 @@ mod tests {
     use std::str::FromStr;
 
     use chrono::{TimeZone, Utc};
+    use rust_decimal::Decimal;
 
     use super::*;
 
@@ -153,8 +220,15 @@ mod tests {
         }
     }
 
+    fn cost(event: &UsageEvent) -> Decimal {
+        event
+            .cost
+            .as_ref()
+            .map_or(Decimal::ZERO, |cost| cost.amount)
+    }
+
     #[test]
-    fn restated_cost_becomes_difference() {
+    fn restated_record_is_reversed_and_sent_again() {
         let previous = [row("a", "2", "0.80"), row("b", "5", "1.00")];
         let current = [
             row("a", "2", "0.80"),
@@ -162,69 +236,134 @@ mod tests {
             row("c", "1", "0.10"),
         ];
 
-        let restatement = restate(&previous, &current);
-        let events: Vec<UsageEvent> = restatement.events.into_iter().map(Result::unwrap).collect();
+        let restatement = restate(&previous, &current, false);
+        let events = &restatement.events;
 
-        assert_eq!(restatement.unchanged, 1);
-        assert_eq!(restatement.missing, 0);
-        assert_eq!(events.len(), 2);
+        assert_eq!(
+            (restatement.new, restatement.restated, restatement.unchanged),
+            (1, 1, 1)
+        );
+        assert_eq!(events.len(), 3);
+        assert!(events[0].id.starts_with("b~reversed-"), "{}", events[0].id);
         assert_eq!(events[0].kind, EventKind::Correction);
-        assert!(events[0].id.starts_with("b~restated-"), "{}", events[0].id);
-        assert_eq!(events[0].quantity, dec("1"));
-        assert_eq!(events[0].cost.as_ref().unwrap().amount, dec("0.25"));
-        assert_eq!(events[1], current[2]);
+        assert_eq!(
+            (events[0].quantity, cost(&events[0])),
+            (dec("-5"), dec("-1.00"))
+        );
+        assert!(events[1].id.starts_with("b~restated-"), "{}", events[1].id);
+        assert_eq!(
+            (events[1].quantity, cost(&events[1])),
+            (dec("6"), dec("1.25"))
+        );
+        assert_eq!(events[2], current[2]);
+        assert!(events.iter().all(|event| event.validate().is_ok()));
     }
 
     #[test]
-    fn lower_restatement_is_negative() {
-        let restatement = restate(&[row("a", "2", "0.80")], &[row("a", "2", "0.55")]);
-        let correction = restatement.events[0].as_ref().unwrap();
+    fn changed_dimension_or_currency_is_restated() {
+        let mut counted = row("a", "120", "0.95");
+        counted
+            .dimensions
+            .insert("count".to_owned(), "108".to_owned());
+        let mut euros = row("b", "2", "0.80");
+        euros.cost = VendorCost::from_parts(Some(dec("0.80")), Some("EUR")).unwrap();
+        let mut priced_later = row("c", "2", "0");
+        priced_later.cost = None;
 
-        assert_eq!(correction.quantity, Decimal::ZERO);
-        assert_eq!(correction.cost.as_ref().unwrap().amount, dec("-0.25"));
-        assert!(correction.validate().is_ok());
-    }
-
-    #[test]
-    fn restatement_ids_follow_new_amounts() {
-        let first = restate(&[row("a", "2", "0.80")], &[row("a", "2", "0.90")]);
-        let again = restate(&[row("a", "2", "0.80")], &[row("a", "2", "0.90")]);
-        let later = restate(&[row("a", "2", "0.90")], &[row("a", "2", "1.00")]);
-        let id = |restatement: &Restatement| restatement.events[0].as_ref().unwrap().id.clone();
-
-        assert_eq!(id(&first), id(&again));
-        assert_ne!(id(&first), id(&later));
-    }
-
-    #[test]
-    fn missing_records_stay_counted() {
         let restatement = restate(
-            &[row("a", "2", "0.80"), row("b", "1", "0.1")],
-            &[row("a", "2", "0.80")],
+            &[
+                row("a", "100", "0.79"),
+                row("b", "2", "0.80"),
+                priced_later.clone(),
+            ],
+            &[counted, euros, row("c", "2", "0.95")],
+            false,
         );
 
-        assert!(restatement.events.is_empty());
-        assert_eq!(restatement.missing, 1);
+        assert_eq!(restatement.restated, 3);
+        assert!(restatement.problems.is_empty());
+        assert_eq!(
+            restatement.events[3].cost.as_ref().unwrap().currency.code(),
+            "EUR"
+        );
+        assert_eq!(restatement.events[4].cost, None);
+        assert_eq!(cost(&restatement.events[5]), dec("0.95"));
     }
 
     #[test]
-    fn changed_currency_is_reported() {
-        let mut euros = row("a", "2", "0.80");
-        euros.cost = VendorCost::from_parts(Some(dec("0.80")), Some("EUR")).unwrap();
-        let restatement = restate(&[row("a", "2", "0.80")], &[euros]);
+    fn value_that_comes_back_gets_new_ids() {
+        // Exports 1 → 2 → 3 → 4 of two records, where record a goes back and forth.
+        let exports = [
+            [row("a", "2", "0.79"), row("b", "1", "0.10")],
+            [row("a", "2", "0.95"), row("b", "1", "0.10")],
+            [row("a", "2", "0.79"), row("b", "1", "0.20")],
+            [row("a", "2", "0.95"), row("b", "1", "0.20")],
+        ];
+        let ids = |restatement: &Restatement| {
+            restatement
+                .events
+                .iter()
+                .map(|event| event.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let steps: Vec<Vec<String>> = exports
+            .windows(2)
+            .map(|pair| ids(&restate(&pair[0], &pair[1], false)))
+            .collect();
 
-        let problem = restatement.events[0].as_ref().unwrap_err();
-        assert!(problem.contains("currency"), "{problem}");
+        assert_eq!(
+            ids(&restate(&exports[0], &exports[1], false)),
+            steps[0],
+            "the same step twice"
+        );
+        assert!(
+            steps[0].iter().all(|id| !steps[2].contains(id)),
+            "{steps:?}"
+        );
+        assert!(
+            steps[0].iter().all(|id| !steps[1].contains(id)),
+            "{steps:?}"
+        );
     }
 
     #[test]
-    fn twice_in_current_is_reported() {
-        let restatement = restate(&[], &[row("a", "2", "0.80"), row("a", "2", "0.80")]);
+    fn missing_records_reversed_on_request() {
+        let previous = [row("a", "2", "0.80"), row("b", "1", "0.1")];
+        let current = [row("a", "2", "0.80")];
 
-        assert!(restatement.events[0].is_ok());
-        assert!(restatement.events[1]
-            .as_ref()
-            .unwrap_err()
-            .contains("appears twice"));
+        let kept = restate(&previous, &current, false);
+        let reversed = restate(&previous, &current, true);
+
+        assert!(kept.events.is_empty());
+        assert_eq!(kept.missing, 1);
+        assert_eq!(reversed.reversed_missing, 1);
+        assert_eq!(cost(&reversed.events[0]), dec("-0.1"));
+    }
+
+    #[test]
+    fn twice_in_an_export_is_reported() {
+        let restatement = restate(
+            &[row("b", "1", "1"), row("b", "1", "2")],
+            &[row("a", "2", "0.80"), row("a", "2", "0.80")],
+            false,
+        );
+
+        assert_eq!(restatement.events.len(), 1);
+        assert_eq!(restatement.problems.len(), 2);
+        assert_eq!(
+            (
+                restatement.problems[0].export,
+                restatement.problems[0].index
+            ),
+            (Export::Previous, 1)
+        );
+        assert_eq!(
+            (
+                restatement.problems[1].export,
+                restatement.problems[1].index
+            ),
+            (Export::Current, 1)
+        );
+        assert!(restatement.problems[1].problem.contains("appears twice"));
     }
 }

@@ -58,7 +58,7 @@ pub enum UnratedReason {
         cost: rust_decimal::Decimal,
     },
     /// The cost does not fit a decimal (a quantity or price near 7.9e28).
-    #[error("cost of quantity {quantity} for meter {meter:?} exceeds the decimal range")]
+    #[error("quantity {quantity} of meter {meter:?} would take the billing period's quantity or cost beyond the decimal range (about 7.9e28); check the quantity")]
     Overflow {
         /// The event's meter.
         meter: String,

@@ -6,7 +6,7 @@
 //! that cannot be read, or is not in the given format at all, fails the command.
 //!
 //! With `--previous`, only what changed since that earlier export is written: new
-//! records, and corrections carrying the difference of restated ones (see
+//! records, and for each restated record a reversal and its new version (see
 //! [`burnrate_feeds::restatement`]).
 
 use std::fs::File;
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burnrate_codec::encode_cloudevent;
-use burnrate_feeds::restatement::restate;
+use burnrate_feeds::restatement::{restate, Export};
 use burnrate_model::UsageEvent;
 use clap::Args;
 
@@ -32,10 +32,15 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 
-    /// An earlier export of the same usage, already imported; only new records and
-    /// corrections of restated ones are written. Repeat for several files.
+    /// The export imported last, of the same usage; only what changed since is written.
+    /// Repeat for each file (page) of that one export.
     #[arg(long, value_name = "FILE")]
     previous: Vec<PathBuf>,
+
+    /// With `--previous`, also reverse the records of the previous export that the
+    /// current one lacks; use it when both exports cover the same dates.
+    #[arg(long, requires = "previous")]
+    reverse_missing: bool,
 
     /// Vendor export files.
     #[arg(value_name = "FILE", required = true)]
@@ -80,68 +85,77 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     }
 
     // Invalid records of the previous export were never imported, so they are only skipped.
-    let (previous, _) = read_events(&args.previous, args.format, false)?;
-    let (current, current_invalid) = read_events(&args.files, args.format, true)?;
-    invalid += current_invalid;
+    let previous = read_events(&args.previous, args.format, false)?;
+    let current = read_events(&args.files, args.format, true)?;
+    invalid += current.invalid;
 
-    let restatement = restate(&previous, &current);
-    let mut restated = 0u64;
-    for event in restatement.events {
-        match event {
-            Ok(event) => {
-                writeln!(output, "{}", encode_cloudevent(&event))?;
-                imported += 1;
-                if event.id.contains("~restated-") {
-                    restated += 1;
-                }
-            }
-            Err(problem) => {
-                eprintln!("invalid record: {problem}");
-                invalid += 1;
-            }
-        }
+    let restatement = restate(&previous.events, &current.events, args.reverse_missing);
+    for event in &restatement.events {
+        writeln!(output, "{}", encode_cloudevent(event))?;
     }
     output.flush().context("cannot write the imported events")?;
+    for problem in &restatement.problems {
+        let location = match problem.export {
+            Export::Previous => &previous.locations[problem.index],
+            Export::Current => &current.locations[problem.index],
+        };
+        eprintln!("{location}: invalid record: {}", problem.problem);
+    }
+    invalid += restatement.problems.len() as u64;
+
     eprintln!(
-        "imported {imported} events from {} files against {} previous files: {} new, {restated} corrections of restated records; {} unchanged records left out, {invalid} invalid records skipped",
+        "wrote {} events from {} files against {} previous files: {} new records, {} restated records (each reversed and sent again), {} reversed missing records; {} unchanged records left out, {invalid} invalid records skipped",
+        restatement.events.len(),
         args.files.len(),
         args.previous.len(),
-        imported - restated,
-        restatement.unchanged
+        restatement.new,
+        restatement.restated,
+        restatement.reversed_missing,
+        restatement.unchanged,
     );
-    if restatement.missing > 0 {
+    let kept_missing = restatement.missing - restatement.reversed_missing;
+    if kept_missing > 0 {
         eprintln!(
-            "note: {} records of the previous export are not in the current one; they stay counted, so send a correction if the vendor withdrew them",
-            restatement.missing
+            "note: {kept_missing} records of the previous export are not in the current one and stay counted; adapters skip records restated to zero, so if both exports cover the same dates, run again with --reverse-missing"
         );
     }
     Ok(())
 }
 
-/// Reads every valid event of `paths`; reports invalid records when `report` is set
-/// and returns how many there were.
-fn read_events(
-    paths: &[PathBuf],
-    format: InputFormat,
-    report: bool,
-) -> anyhow::Result<(Vec<UsageEvent>, u64)> {
-    let mut events = Vec::new();
-    let mut invalid = 0u64;
+/// The valid events of some files, with where each came from.
+struct ReadEvents {
+    events: Vec<UsageEvent>,
+    /// `FILE:POSITION` of each event.
+    locations: Vec<String>,
+    invalid: u64,
+}
+
+/// Reads every valid event of `paths`, and reports invalid records when `report` is set.
+fn read_events(paths: &[PathBuf], format: InputFormat, report: bool) -> anyhow::Result<ReadEvents> {
+    let mut read = ReadEvents {
+        events: Vec::new(),
+        locations: Vec::new(),
+        invalid: 0,
+    };
     for path in paths {
         for_each_record(path, format, |record| {
             match record.event {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    read.events.push(event);
+                    read.locations
+                        .push(format!("{}:{}", record.file.display(), record.position));
+                }
                 Err(reason) => {
                     if report {
                         report_invalid(&record.file, record.position, &reason);
                     }
-                    invalid += 1;
+                    read.invalid += 1;
                 }
             }
             Ok(())
         })?;
     }
-    Ok((events, invalid))
+    Ok(read)
 }
 
 fn report_invalid(file: &Path, position: impl std::fmt::Display, reason: &str) {
