@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{AlertConfig, Counters, EngineOutput, PartitionEngine, ProcessingConfig};
-use burnrate_model::{focus_charge_window, Alert, FocusRow, SpendAggregate, FOCUS_COLUMNS};
+use burnrate_model::{focus_charge_window, Alert, SpendAggregate, FOCUS_COLUMNS};
 use burnrate_pricing::ContractTable;
 use chrono::{DateTime, Utc};
 use prometheus::IntCounter;
@@ -439,17 +439,13 @@ impl Pipeline {
             return Ok(());
         }
         let table = self.contracts.current();
-        let Some(period) = table.billing_period_of(&aggregate.contract_id, aggregate.window_start)
-        else {
-            warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
-            return Ok(());
-        };
-        let credit_price = table
-            .get(&aggregate.contract_id)
-            .and_then(|contract| contract.credit_price.as_ref());
-        let row = match FocusRow::from_aggregate(aggregate, period, credit_price) {
-            Ok(row) => row,
-            Err(error) => {
+        let row = match table.focus_row(aggregate) {
+            Some(Ok(row)) => row,
+            None => {
+                warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, "no FOCUS row for an aggregate whose contract was deleted");
+                return Ok(());
+            }
+            Some(Err(error)) => {
                 warn!(contract_id = %aggregate.contract_id, account = %aggregate.account, %error, "no FOCUS row for an aggregate");
                 return Ok(());
             }

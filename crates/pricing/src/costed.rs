@@ -64,15 +64,16 @@ fn contract_for(
         )
         .ok()
         .map(|found| Arc::clone(found.contract()));
-    let pair_contracts = table.contracts_of(&event.account, &event.source);
     let in_cost_currency = |contract: &Contract| contract.currency == vendor_cost.currency;
-
     if let Some(contract) = pricing_contract
         .as_ref()
         .filter(|contract| in_cost_currency(contract))
     {
         return Ok(Arc::clone(contract));
     }
+
+    // Only looked up when the pricing contract does not fit, because it sorts a list.
+    let pair_contracts = table.contracts_of(&event.account, &event.source);
     if let Some(contract) = pair_contracts
         .iter()
         .find(|contract| in_cost_currency(contract))

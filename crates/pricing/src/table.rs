@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use burnrate_model::{BillingPeriod, Contract, ContractError, Price};
+use burnrate_model::{Contract, ContractError, FocusError, FocusRow, Price, SpendAggregate};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::unrated::UnratedReason;
@@ -114,15 +114,23 @@ impl ContractTable {
         self.contracts.get(contract_id)
     }
 
-    /// Returns the billing period containing `time` of the contract with this id,
-    /// including the implicit vendor-billed contracts that are in no table.
-    pub fn billing_period_of(
-        &self,
-        contract_id: &str,
-        time: DateTime<Utc>,
-    ) -> Option<BillingPeriod> {
-        Contract::vendor_billed_period(contract_id, time)
-            .or_else(|| Some(self.get(contract_id)?.billing_period(time)))
+    /// Maps an aggregate to its FOCUS row, with the billing period and credit price of
+    /// its contract. Returns `None` when the contract is neither in the table nor an
+    /// implicit vendor-billed one (it was deleted).
+    pub fn focus_row(&self, aggregate: &SpendAggregate) -> Option<Result<FocusRow, FocusError>> {
+        let start = aggregate.window_start;
+        let (period, credit_price) =
+            match Contract::vendor_billed_period(&aggregate.contract_id, start) {
+                Some(period) => (period, None),
+                None => {
+                    let contract = self.get(&aggregate.contract_id)?;
+                    (
+                        contract.billing_period(start),
+                        contract.credit_price.as_ref(),
+                    )
+                }
+            };
+        Some(FocusRow::from_aggregate(aggregate, period, credit_price))
     }
 
     /// Returns every contract, ordered by id.

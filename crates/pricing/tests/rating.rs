@@ -1,33 +1,13 @@
 //! Rating of events against contracts, with exact expected amounts.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use burnrate_model::{parse_contract_json, EventKind, UsageEvent};
 use burnrate_pricing::{rate_event, Charge, ContractTable, RatingState, UnratedReason};
-use chrono::{DateTime, Utc};
+use common::{dec, table, utc};
 use rust_decimal::Decimal;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
-fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn table(contracts: &[&str]) -> ContractTable {
-    let contracts = contracts
-        .iter()
-        .map(|json| {
-            parse_contract_json(json)
-                .unwrap_or_else(|errors| panic!("fixture contract invalid: {errors:?}"))
-        })
-        .collect();
-    ContractTable::new(contracts).unwrap()
-}
 
 fn event(id: &str, time: &str, meter: &str, quantity: &str) -> UsageEvent {
     UsageEvent {

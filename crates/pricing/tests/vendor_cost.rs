@@ -1,34 +1,16 @@
 //! Rating of events that arrive with the vendor's cost: the cost is counted as
 //! stated, and the contract only decides the billing period, pool and budgets.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
-use burnrate_model::{parse_contract_json, Contract, EventKind, UsageEvent, VendorCost};
+use burnrate_model::{
+    AggregateKind, Contract, EventKind, SpendAggregate, UsageEvent, VendorCost, WindowKind,
+};
 use burnrate_pricing::{rate_event, Charge, ContractTable, RatingState, UnratedReason};
-use chrono::{DateTime, Utc};
+use common::{dec, table, utc};
 use rust_decimal::Decimal;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap()
-}
-
-fn utc(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn table(contracts: &[&str]) -> ContractTable {
-    let contracts = contracts
-        .iter()
-        .map(|json| {
-            parse_contract_json(json)
-                .unwrap_or_else(|errors| panic!("fixture contract invalid: {errors:?}"))
-        })
-        .collect();
-    ContractTable::new(contracts).unwrap()
-}
 
 /// Builds a FOCUS-like event: 2 requests of SQS that AWS billed at `cost` in `currency`.
 fn costed(id: &str, time: &str, cost: &str, currency: &str) -> UsageEvent {
@@ -249,19 +231,40 @@ fn implicit_period_found_by_id() {
         Contract::vendor_billed_period("aws-2024", utc("2024-02-29T23:59:59Z")),
         None
     );
+}
 
+#[test]
+fn focus_row_of_implicit_contract() {
+    let aggregate = SpendAggregate {
+        account: "51738928782".into(),
+        vendor: "aws".into(),
+        meter: "Requests".into(),
+        product: None,
+        dimensions: BTreeMap::new(),
+        contract_id: "vendor-billed:aws:51738928782:USD".into(),
+        window: WindowKind::Hour,
+        window_start: utc("2024-02-29T23:00:00Z"),
+        window_end: utc("2024-03-01T00:00:00Z"),
+        quantity: dec("2"),
+        cost: dec("0.0000008"),
+        prepaid_applied: Decimal::ZERO,
+        billed: dec("0.0000008"),
+        currency: "USD".into(),
+        kind: AggregateKind::Final,
+    };
     let table = ContractTable::default();
-    assert_eq!(
-        table.billing_period_of(
-            "vendor-billed:aws:51738928782:USD",
-            utc("2024-02-29T23:59:59Z")
-        ),
-        Some(period)
-    );
-    assert_eq!(
-        table.billing_period_of("aws-2024", utc("2024-02-29T23:59:59Z")),
-        None
-    );
+
+    let row = table.focus_row(&aggregate).unwrap().unwrap();
+
+    assert_eq!(row.get("BillingPeriodStart"), Some("2024-02-01T00:00:00Z"));
+    assert_eq!(row.get("BillingPeriodEnd"), Some("2024-03-01T00:00:00Z"));
+    assert_eq!(row.get("BilledCost"), Some("0.0000008"));
+
+    let deleted = SpendAggregate {
+        contract_id: "aws-2024".into(),
+        ..aggregate
+    };
+    assert!(table.focus_row(&deleted).is_none());
 }
 
 #[test]

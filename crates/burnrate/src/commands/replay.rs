@@ -13,7 +13,7 @@ use anyhow::Context;
 use burnrate_codec::encode_cloudevent;
 use burnrate_engine::{Counters, EngineOutput, PartitionEngine};
 use burnrate_model::{
-    focus_charge_window, format_decimal, Alert, AlertStatus, FocusRow, SpendAggregate, WindowKind,
+    focus_charge_window, format_decimal, Alert, AlertStatus, SpendAggregate, WindowKind,
     FOCUS_COLUMNS,
 };
 use burnrate_pricing::ContractTable;
@@ -339,21 +339,13 @@ impl Replay {
         if Some(aggregate.window) != self.focus_window {
             return Ok(());
         }
-        let period = self
-            .table
-            .billing_period_of(&aggregate.contract_id, aggregate.window_start)
-            .with_context(|| {
-                format!(
-                    "contract {:?} of an aggregate is not in the contracts table",
-                    aggregate.contract_id
-                )
-            })?;
-
-        let credit_price = self
-            .table
-            .get(&aggregate.contract_id)
-            .and_then(|contract| contract.credit_price.as_ref());
-        match FocusRow::from_aggregate(aggregate, period, credit_price) {
+        let row = self.table.focus_row(aggregate).with_context(|| {
+            format!(
+                "contract {:?} of an aggregate is not in the contracts table",
+                aggregate.contract_id
+            )
+        })?;
+        match row {
             Ok(row) => {
                 self.sinks
                     .focus
