@@ -734,8 +734,8 @@ fn trace_and_focus_sample_equal_the_batch() {
     );
 
     // The FOCUS rows carry the providers' BilledCost, so they are counted as stated
-    // under implicit vendor-billed contracts instead of being unrated; only the
-    // closing records, which have no contract and no cost, are unrated.
+    // under implicit vendor-billed contracts. Only the closing records, which have no
+    // contract and no cost, are unrated.
     let unrated = read_all(&topics.unrated);
     assert_eq!(unrated.len(), PARTITIONS as usize, "unrated records");
     let focus_billed: Decimal = std::fs::read_to_string(&focus_events)

@@ -331,11 +331,11 @@ mod tests {
         let previous = [row("a", "2", "0.80"), row("b", "1", "0.1")];
         let current = [row("a", "2", "0.80")];
 
-        let kept = restate(&previous, &current, false);
+        let without_reversal = restate(&previous, &current, false);
         let reversed = restate(&previous, &current, true);
 
-        assert!(kept.events.is_empty());
-        assert_eq!(kept.missing, 1);
+        assert!(without_reversal.events.is_empty());
+        assert_eq!(without_reversal.missing, 1);
         assert_eq!(reversed.reversed_missing, 1);
         assert_eq!(cost(&reversed.events[0]), dec("-0.1"));
     }

@@ -105,7 +105,7 @@ fn record_event(record: &Value, position: u64) -> Result<Option<UsageEvent>, Str
         dimensions.insert("count".to_owned(), count.to_string());
     }
     // Twilio writes the ISO 4217 code in lower case (`usd`).
-    // A record without a price has no vendor cost, whatever its `price_unit` says.
+    // A record without a price has no vendor cost, even when it has a `price_unit`.
     let currency = json_text(record, "price_unit")
         .filter(|_| price.is_some())
         .map(str::to_ascii_uppercase);

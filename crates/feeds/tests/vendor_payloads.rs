@@ -288,7 +288,7 @@ fn twilio_null_price_has_no_cost() {
     let records = twilio_usage::read_events(page.to_string().as_bytes()).unwrap();
     let event = records[0].as_ref().unwrap();
 
-    // The sample keeps "price_unit": "usd", which says nothing without a price.
+    // The sample keeps "price_unit": "usd", which means nothing without a price.
     assert_eq!(event.quantity, dec("5"));
     assert_eq!(event.cost, None);
 }

@@ -379,7 +379,7 @@ mod tests {
         let Value::Record(fields) = value else {
             panic!("expected a record, found {value:?}")
         };
-        let kept = fields
+        let remaining = fields
             .into_iter()
             .filter(|(name, _)| !matches!(name.as_str(), "cost" | "currency"))
             .map(|(name, field)| match field {
@@ -387,7 +387,7 @@ mod tests {
                 other => (name, other),
             })
             .collect();
-        Value::Record(kept)
+        Value::Record(remaining)
     }
 
     /// Drops the fields that [`NO_SUBJECT_SCHEMA`] lacks from a usage event value.

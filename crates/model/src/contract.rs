@@ -44,8 +44,8 @@ pub struct Contract {
     pub budgets: Vec<Budget>,
     /// Rounding of billing-period costs, when the contract sets one.
     pub rounding: Option<Rounding>,
-    /// What one unit of a virtual `currency` costs in the national currency the
-    /// vendor invoices, when the contract states it.
+    /// Price of one unit of a virtual `currency` in the national currency the vendor
+    /// invoices, when the contract states it.
     pub credit_price: Option<CreditPrice>,
 }
 

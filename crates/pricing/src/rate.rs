@@ -146,9 +146,9 @@ pub(crate) fn draw_prepaid(
                 cost,
             })?;
 
-    // What the pool has covered is the charged cost clamped to [0, amount]; the
-    // event's share is the change of that, so a refund first restores billed
-    // spend above the pool and only then the pool itself.
+    // The pool covers the charged cost clamped to [0, amount], and the event's share
+    // is the change of that. So a refund first restores billed spend above the pool,
+    // and only then the pool itself.
     let covered = |charged: Decimal| charged.max(Decimal::ZERO).min(prepaid.amount);
     Ok(PrepaidDraw {
         applied: covered(charged_after) - covered(charged_before),
