@@ -22,6 +22,17 @@ fn burnrate(args: &[&str]) -> Output {
         .expect("the burnrate binary runs")
 }
 
+/// Runs burnrate with `args` and fails the test, showing standard error, unless it succeeds.
+fn burnrate_ok(args: &[&str]) -> Output {
+    let output = burnrate(args);
+    assert!(
+        output.status.success(),
+        "burnrate {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn stdout_lines(output: &Output) -> Vec<Value> {
     String::from_utf8(output.stdout.clone())
         .unwrap()
@@ -54,17 +65,12 @@ fn openai_completions_page(dir: &Path) -> PathBuf {
 
 #[test]
 fn import_focus_carries_billed_cost() {
-    let output = burnrate(&[
+    let output = burnrate_ok(&[
         "import",
         "--format",
         "focus",
         &format!("{DATA}/focus/focus_sample.csv"),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let events = stdout_lines(&output);
     assert_eq!(events.len(), 1000);
 
@@ -99,7 +105,7 @@ fn import_openai_page_to_file() {
     let dir = tempfile::tempdir().unwrap();
     let page = openai_completions_page(dir.path());
     let out = dir.path().join("events.jsonl");
-    let output = burnrate(&[
+    let output = burnrate_ok(&[
         "import",
         "--format",
         "openai-usage",
@@ -107,11 +113,6 @@ fn import_openai_page_to_file() {
         out.to_str().unwrap(),
         page.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(output.stdout.is_empty());
 
     let text = std::fs::read_to_string(&out).unwrap();
@@ -148,7 +149,7 @@ fn replay_reads_openai_usage() {
     let contract = r#"{"id": "org-openai", "account": "organization", "vendor": "openai", "currency": "USD", "timezone": "UTC", "billing_anchor_day": 1, "prices": [{"meter": "requests", "effective_from": "2024-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "0.01"}}]}"#;
     std::fs::write(&contracts, format!("{contract}\n")).unwrap();
     let out = dir.path().join("out");
-    let output = burnrate(&[
+    burnrate_ok(&[
         "replay",
         "--format",
         "openai-usage",
@@ -158,11 +159,6 @@ fn replay_reads_openai_usage() {
         out.to_str().unwrap(),
         page.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 
     // 5 requests at 0.01 USD each in the November 2024 billing period.
     let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
@@ -183,12 +179,7 @@ fn import_datadog_cassette() {
     let file = format!(
         "{DATA}/datadog/v2/Get-projected-cost-across-your-account-returns-OK-response.json"
     );
-    let output = burnrate(&["import", "--format", "datadog-usage", &file]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = burnrate_ok(&["import", "--format", "datadog-usage", &file]);
     let total: Decimal = stdout_lines(&output)
         .iter()
         .map(|event| dec(event["data"]["quantity"].as_str().unwrap()))
@@ -200,12 +191,7 @@ fn import_datadog_cassette() {
 #[test]
 fn import_reports_bad_records() {
     let file = format!("{DATA}/datadog/v1/Get-hourly-usage-attribution-returns-OK-response.json");
-    let output = burnrate(&["import", "--format", "datadog-usage", &file]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = burnrate_ok(&["import", "--format", "datadog-usage", &file]);
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
@@ -223,12 +209,7 @@ fn import_reports_bad_records() {
 fn import_twilio_zero_usage() {
     let file =
         format!("{DATA}/twilio/usage_records_daily_example.from_twilio-python_test_daily.json");
-    let output = burnrate(&["import", "--format", "twilio-usage", &file]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = burnrate_ok(&["import", "--format", "twilio-usage", &file]);
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("imported 0 events"));
 }
@@ -265,12 +246,7 @@ fn import_missing_file_fails() {
 fn import_anthropic_usage_and_cost() {
     let usage = format!("{DATA}/anthropic/usage_report_messages.json");
     let cost = format!("{DATA}/anthropic/cost_report.json");
-    let output = burnrate(&["import", "--format", "anthropic-usage", &usage, &cost]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = burnrate_ok(&["import", "--format", "anthropic-usage", &usage, &cost]);
     let events = stdout_lines(&output);
     // Hand-counted: 12 non-zero usage meters and 5 non-zero cost items.
     assert_eq!(events.len(), 17);
@@ -317,17 +293,12 @@ fn import_anthropic_reports_bad_result() {
     let path = dir.path().join("usage.json");
     std::fs::write(&path, page.to_string()).unwrap();
 
-    let output = burnrate(&[
+    let output = burnrate_ok(&[
         "import",
         "--format",
         "anthropic-usage",
         path.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(stdout_lines(&output).len(), 10);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
@@ -343,12 +314,7 @@ fn import_anthropic_reports_bad_result() {
 #[test]
 fn import_snowflake_daily_matches_billed() {
     let file = format!("{DATA}/snowflake/metering_daily_history.csv");
-    let output = burnrate(&["import", "--format", "snowflake-metering", &file]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = burnrate_ok(&["import", "--format", "snowflake-metering", &file]);
     let events = stdout_lines(&output);
     assert_eq!(events.len(), 5);
 
@@ -379,17 +345,12 @@ fn import_snowflake_reports_bad_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("daily.csv");
     std::fs::write(&path, "SERVICE_TYPE,USAGE_DATE,CREDITS_BILLED\nPIPE,2025-03-03,0\nPIPE,2025-03-04,abc\nPIPE,2025-03-05,1.5\n").unwrap();
-    let output = burnrate(&[
+    let output = burnrate_ok(&[
         "import",
         "--format",
         "snowflake-metering",
         path.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(stdout_lines(&output).len(), 1);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
@@ -417,7 +378,7 @@ fn replay_reads_snowflake_metering() {
     let contract = r#"{"id": "snowflake-credits", "account": "snowflake", "vendor": "snowflake", "currency": "USD", "timezone": "UTC", "billing_anchor_day": 1, "prices": [{"meter": "credits", "effective_from": "2025-01-01T00:00:00Z", "pricing": {"model": "per_unit", "unit_price": "2"}}]}"#;
     std::fs::write(&contracts, format!("{contract}\n")).unwrap();
     let out = dir.path().join("out");
-    let output = burnrate(&[
+    burnrate_ok(&[
         "replay",
         "--format",
         "snowflake-metering",
@@ -427,11 +388,6 @@ fn replay_reads_snowflake_metering() {
         out.to_str().unwrap(),
         &format!("{DATA}/snowflake/metering_daily_history.csv"),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 
     // 63.178456789 billed credits at 2 USD each in the March 2025 billing period.
     let aggregates = std::fs::read_to_string(out.join("aggregates.jsonl")).unwrap();
@@ -488,7 +444,7 @@ fn previous_export_leaves_only_restatements() {
     writer.flush().unwrap();
 
     let sample_text = sample.to_str().unwrap();
-    let output = burnrate(&[
+    let output = burnrate_ok(&[
         "import",
         "--format",
         "focus",
@@ -496,11 +452,6 @@ fn previous_export_leaves_only_restatements() {
         sample_text,
         later.to_str().unwrap(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let events = stdout_lines(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -541,18 +492,13 @@ fn previous_export_leaves_only_restatements() {
     assert!(imported.status.success());
     std::fs::write(&delta, &output.stdout).unwrap();
     let out = dir.path().join("out");
-    let replay = burnrate(&[
+    burnrate_ok(&[
         "replay",
         "--out",
         out.to_str().unwrap(),
         first.to_str().unwrap(),
         delta.to_str().unwrap(),
     ]);
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
     let period_cost: Decimal = std::fs::read_to_string(out.join("aggregates.jsonl"))
         .unwrap()
         .lines()
@@ -613,7 +559,7 @@ fn restatement_chain_ends_at_last_export() {
     deltas.push(first);
     for step in 1..paths.len() {
         let delta = dir.path().join(format!("d{step}.jsonl"));
-        let output = burnrate(&[
+        burnrate_ok(&[
             "import",
             "--format",
             "twilio-usage",
@@ -624,11 +570,6 @@ fn restatement_chain_ends_at_last_export() {
             delta.to_str().unwrap(),
             paths[step].to_str().unwrap(),
         ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         deltas.push(delta);
     }
 
